@@ -1,0 +1,81 @@
+"""oncall_core: who is on call, computed purely from schedules, rotations and overrides.
+
+Pure and I/O-free: every function takes the instant it answers for; nothing
+reads a clock, a file, the environment or the network.
+"""
+
+from ._errors import (
+    Conflict,
+    NotFound,
+    OncallError,
+    ScheduleExists,
+    StorageUnavailable,
+    ValidationError,
+)
+from ._model import (
+    MANUAL,
+    Gap,
+    OnCall,
+    Override,
+    Rotation,
+    RotationChange,
+    RotationKind,
+    Schedule,
+    Shift,
+    Source,
+    TeamState,
+    Turn,
+    Weekday,
+)
+from ._resolve import everyone_on_call, oncall_at
+from ._timeline import gaps, hours_per_member, rotation_turns, timeline
+from ._wire import (
+    converter,
+    format_instant,
+    format_time_of_day,
+    from_json,
+    parse_instant,
+    parse_rotation,
+    parse_schedule_request,
+    parse_time_of_day,
+    parse_weekday,
+    to_json,
+)
+
+__all__ = [
+    "MANUAL",
+    "Conflict",
+    "Gap",
+    "NotFound",
+    "OnCall",
+    "OncallError",
+    "Override",
+    "Rotation",
+    "RotationChange",
+    "RotationKind",
+    "Schedule",
+    "ScheduleExists",
+    "Shift",
+    "Source",
+    "StorageUnavailable",
+    "TeamState",
+    "Turn",
+    "ValidationError",
+    "Weekday",
+    "converter",
+    "everyone_on_call",
+    "format_instant",
+    "format_time_of_day",
+    "from_json",
+    "gaps",
+    "hours_per_member",
+    "oncall_at",
+    "parse_instant",
+    "parse_rotation",
+    "parse_schedule_request",
+    "parse_time_of_day",
+    "parse_weekday",
+    "rotation_turns",
+    "timeline",
+    "to_json",
+]

@@ -1,0 +1,46 @@
+"""The domain errors: one base class and a few subclasses with their details as attributes."""
+
+from __future__ import annotations
+
+
+class OncallError(Exception):
+    """Base class of every error that oncall-schedule raises on purpose."""
+
+
+class ValidationError(OncallError, ValueError):
+    """Input that does not describe a valid schedule, rotation, override or instant.
+
+    ``field`` names the offending field (``"start"``, ``"rotation.every"``, ``"members[2]"``)
+    when one field is at fault; the message is the text to show to the user.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(OncallError):
+    """The team, schedule or override asked for does not exist."""
+
+    def __init__(self, message: str, *, team: str | None = None, name: str | None = None) -> None:
+        super().__init__(message)
+        self.team = team
+        self.name = name
+
+
+class Conflict(OncallError):
+    """The request contradicts stored state (a duplicate, a concurrent change)."""
+
+
+class ScheduleExists(Conflict):
+    """The team already has a schedule with this name."""
+
+    def __init__(self, team: str, name: str) -> None:
+        super().__init__(f"team {team!r} already has a schedule named {name!r}")
+        self.team = team
+        self.name = name
+
+
+class StorageUnavailable(OncallError):
+    """The store cannot be reached; the request changed nothing and may be retried."""

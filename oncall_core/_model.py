@@ -1,0 +1,306 @@
+"""The model: frozen, validated data classes that know nothing of JSON, rows or clocks.
+
+Each class validates itself when built, so a Schedule, Rotation, Override or
+TeamState that exists is a valid one; the rules raise :class:`ValidationError`
+naming the field (with the seed service's wording where it had one).
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Iterable
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+
+from ._errors import ValidationError
+
+
+class Weekday(enum.IntEnum):
+    """A day of the week, numbered like :meth:`datetime.date.weekday` (Monday = 0)."""
+
+    MONDAY = 0
+    TUESDAY = 1
+    WEDNESDAY = 2
+    THURSDAY = 3
+    FRIDAY = 4
+    SATURDAY = 5
+    SUNDAY = 6
+
+    @property
+    def title(self) -> str:
+        """The English name as the seed service writes it: ``"Monday"``."""
+        return self.name.capitalize()
+
+
+class RotationKind(enum.Enum):
+    """How a schedule hands off from one member to the next."""
+
+    MANUAL = "manual"
+    HOURLY = "hourly"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    PER_SHIFT = "per_shift"
+
+    @property
+    def is_periodic(self) -> bool:
+        """True for the kinds that hand off every N hours, days or weeks."""
+        return self in (RotationKind.HOURLY, RotationKind.DAILY, RotationKind.WEEKLY)
+
+
+class Source(enum.Enum):
+    """Where an on-call answer comes from."""
+
+    ROTATION = "rotation"
+    OVERRIDE = "override"
+
+
+@functools.cache
+def zone_named(name: str) -> ZoneInfo:
+    """The ZoneInfo of an IANA name, or :class:`ValidationError` (field ``timezone``)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValidationError(f"unknown time zone: {name}", field="timezone") from None
+
+
+def _require_aware(field: str) -> Any:
+    def check(_instance: object, _attribute: object, value: datetime | None) -> None:
+        if value is not None and value.utcoffset() is None:
+            raise ValidationError(f"{field} must have a UTC offset", field=field)
+
+    return check
+
+
+def _require_text(message: str, field: str) -> Any:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError(message, field=field)
+
+    return check
+
+
+def _to_weekdays(days: Iterable[int]) -> frozenset[Weekday]:
+    return frozenset(Weekday(day) for day in days)
+
+
+@attrs.frozen(kw_only=True)
+class Rotation:
+    """Which member of a schedule is on call during a covered instant.
+
+    - ``MANUAL``: the member at the current position stays on call until a
+      :class:`RotationChange` moves the position.
+    - ``HOURLY`` / ``DAILY`` / ``WEEKLY``: the first member's turn begins at
+      ``start``; every ``every`` hours, days or weeks of local wall time after
+      it, the next member takes over (a Monday 09:00 handoff stays at 09:00
+      across DST).  Before ``start`` the rotation runs backwards.
+    - ``PER_SHIFT``: each occurrence of the schedule's window goes to the next
+      member; the first occurrence starting at or after ``start`` (in local
+      wall time) is the first member's.
+    """
+
+    kind: RotationKind = RotationKind.MANUAL
+    every: int = attrs.field(default=1)
+    start: datetime | None = attrs.field(default=None, validator=_require_aware("rotation.start"))
+
+    @every.validator
+    def _check_every(self, _attribute: object, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValidationError("rotation.every must be a positive integer", field="rotation.every")
+        if value != 1 and not self.kind.is_periodic:
+            raise ValidationError(
+                "rotation.every applies only to hourly, daily and weekly rotations",
+                field="rotation.every",
+            )
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind is RotationKind.MANUAL and self.start is not None:
+            raise ValidationError(
+                "rotation.start does not apply to a manual rotation", field="rotation.start"
+            )
+        if self.kind is not RotationKind.MANUAL and self.start is None:
+            raise ValidationError("rotation.start is required", field="rotation.start")
+
+
+MANUAL = Rotation()
+
+
+@attrs.frozen(kw_only=True)
+class Schedule:
+    """A named, recurring on-call window of a team and the members who rotate through it.
+
+    On each day in ``days`` the schedule covers [start, end) of local wall time in
+    ``timezone``; with ``overnight`` the window ends on the next day at ``end``
+    (``end == start`` means 24 hours).  Several schedules of one team may overlap:
+    the highest ``priority`` wins, ties going to the schedule created first.
+    """
+
+    team: str = attrs.field(validator=_require_text("team is required", "team"))
+    name: str = attrs.field(validator=_require_text("name is required", "name"))
+    members: tuple[str, ...] = attrs.field(converter=tuple)
+    days: frozenset[Weekday] = attrs.field(converter=_to_weekdays)
+    start: time
+    end: time
+    overnight: bool = False
+    timezone: str = "UTC"
+    rotation: Rotation = MANUAL
+    priority: int = 0
+
+    @members.validator
+    def _check_members(self, _attribute: object, members: tuple[str, ...]) -> None:
+        if not members:
+            raise ValidationError("at least one member is required", field="members")
+        for index, member in enumerate(members):
+            if not isinstance(member, str) or not member.strip():
+                raise ValidationError(
+                    f"members[{index}] must be a non-empty string", field=f"members[{index}]"
+                )
+
+    @days.validator
+    def _check_days(self, _attribute: object, days: frozenset[Weekday]) -> None:
+        if not days:
+            raise ValidationError("at least one day is required", field="days")
+
+    def __attrs_post_init__(self) -> None:
+        for field in ("start", "end"):
+            value = getattr(self, field)
+            if not isinstance(value, time) or value.tzinfo is not None:
+                raise ValidationError(f"{field} must be a local time of day", field=field)
+        if not self.overnight and self.start >= self.end:
+            raise ValidationError("start time must be before end time", field="end")
+        if self.overnight and self.end > self.start:
+            raise ValidationError(
+                "end time must be at or before start time in an overnight schedule", field="end"
+            )
+        zone_named(self.timezone)
+        if isinstance(self.priority, bool) or not isinstance(self.priority, int):
+            raise ValidationError("priority must be an integer", field="priority")
+
+
+@attrs.frozen(kw_only=True)
+class RotationChange:
+    """One entry of a schedule's append-only rotation history.
+
+    From ``effective`` on, the schedule's position either advances by one member
+    (``position=None``) or is set so that ``members[position]`` holds the turn in
+    progress at ``effective`` (for ``per_shift``, the shift in progress or the
+    next one).  Time-based rotations keep handing off from there.
+    """
+
+    schedule: str = attrs.field(validator=_require_text("schedule is required", "schedule"))
+    effective: datetime = attrs.field(validator=_require_aware("effective"))
+    position: int | None = attrs.field(default=None)
+
+    @position.validator
+    def _check_position(self, _attribute: object, value: int | None) -> None:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValidationError("position must be a non-negative integer", field="position")
+
+
+@attrs.frozen(kw_only=True)
+class Override:
+    """``member`` is on call over [start, end), replacing whoever the schedules give.
+
+    A team-wide override (``schedule=None``) also fills time no schedule covers;
+    one limited to a schedule applies only inside that schedule's windows.
+    Between overlapping overrides, the one created later (later in
+    :attr:`TeamState.overrides`) wins.
+    """
+
+    member: str = attrs.field(validator=_require_text("member is required", "member"))
+    start: datetime = attrs.field(validator=_require_aware("start"))
+    end: datetime = attrs.field(validator=_require_aware("end"))
+    schedule: str | None = None
+    reason: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValidationError("override end must be after its start", field="end")
+
+
+@attrs.frozen(kw_only=True, cache_hash=True)
+class TeamState:
+    """Everything needed to answer who is on call for one team.
+
+    ``schedules`` are in creation order (it breaks priority ties); ``changes`` is
+    the rotation history in the order it was appended; ``overrides`` are in
+    creation order (later ones win).
+    """
+
+    team: str = attrs.field(validator=_require_text("team is required", "team"))
+    schedules: tuple[Schedule, ...] = attrs.field(default=(), converter=tuple)
+    changes: tuple[RotationChange, ...] = attrs.field(default=(), converter=tuple)
+    overrides: tuple[Override, ...] = attrs.field(default=(), converter=tuple)
+
+    def __attrs_post_init__(self) -> None:
+        names = set()
+        for schedule in self.schedules:
+            if schedule.team != self.team:
+                raise ValidationError(
+                    f"schedule {schedule.name!r} belongs to team {schedule.team!r}", field="team"
+                )
+            if schedule.name in names:
+                raise ValidationError(f"duplicate schedule name: {schedule.name}", field="name")
+            names.add(schedule.name)
+        for change in self.changes:
+            if change.schedule not in names:
+                raise ValidationError(f"unknown schedule: {change.schedule}", field="schedule")
+        for override in self.overrides:
+            if override.schedule is not None and override.schedule not in names:
+                raise ValidationError(f"unknown schedule: {override.schedule}", field="schedule")
+
+
+@attrs.frozen(kw_only=True)
+class OnCall:
+    """Who is on call at an instant, and until when.
+
+    ``schedule`` is the schedule whose window covers the instant (None when only a
+    team-wide override covers it); ``override`` is the override that applied, if
+    any.  ``until`` is the instant this answer next changes (None: never), and
+    ``next_member`` / ``next_schedule`` describe the answer from then on
+    (``next_member`` None: nobody is on call then).
+    """
+
+    member: str
+    schedule: str | None
+    override: Override | None
+    until: datetime | None
+    next_member: str | None
+    next_schedule: str | None
+
+    @property
+    def source(self) -> Source:
+        """Whether the answer comes from a rotation or an override."""
+        return Source.ROTATION if self.override is None else Source.OVERRIDE
+
+
+@attrs.frozen(kw_only=True)
+class Shift:
+    """One interval [start, end) of a timeline during which the answer does not change."""
+
+    start: datetime
+    end: datetime
+    member: str
+    schedule: str | None
+    source: Source
+    override: Override | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Gap:
+    """An interval [start, end) during which nobody is on call."""
+
+    start: datetime
+    end: datetime
+
+
+@attrs.frozen(kw_only=True)
+class Turn:
+    """One turn of a rotation: ``member``'s turn runs over [start, end)."""
+
+    start: datetime
+    end: datetime
+    member: str

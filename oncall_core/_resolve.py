@@ -1,0 +1,232 @@
+"""Who is on call at an instant, and until when.
+
+Theory of operation
+-------------------
+A team state is compiled once (cached per state) into *plans*, one per
+schedule in precedence order (priority, then creation), each holding integer
+arithmetic for its windows, turns, history and overrides.  Resolving an
+instant t takes the wall clock of t in each zone once, finds the first plan
+whose window covers it, applies the overrides that reach that plan, and
+picks the member by turn and history offset: no loop runs over days or shifts.
+
+``until`` is found by jumping: from the current answer we compute the few
+instants at which it *could* change (the covering plan's end of coverage,
+next handoff, next history change, next override bound, and the next window
+start of every plan that would take precedence) and resolve the earliest.  If
+the answer there is the same (a handoff to the same member, a window that
+starts as another ends), we jump again from there.  The timeline is this same
+walk from A to B, so it agrees with ``oncall_at`` by construction.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from ._errors import ValidationError
+from ._model import OnCall, Override, RotationKind, Schedule, TeamState, zone_named
+from ._overrides import OverrideMap
+from ._rotation import History, Turns
+from ._time import instant_of, instant_us, to_datetime, wall_clock
+from ._windows import WindowPattern
+
+
+@attrs.frozen(eq=False)
+class Plan:
+    """One schedule compiled for resolution."""
+
+    schedule: Schedule
+    zone: ZoneInfo
+    windows: WindowPattern
+    turns: Turns
+    history: History
+    overrides: OverrideMap  # team-wide ones and those limited to this schedule
+    members: tuple[str, ...]
+
+    @classmethod
+    def of(cls, schedule: Schedule, state: TeamState) -> Plan:
+        """Compile one schedule of a team state."""
+        zone = zone_named(schedule.timezone)
+        windows = WindowPattern.of(schedule)
+        turns = Turns.of(schedule, windows, zone)
+        changes = [change for change in state.changes if change.schedule == schedule.name]
+        overrides = [o for o in state.overrides if o.schedule in (None, schedule.name)]
+        return cls(
+            schedule,
+            zone,
+            windows,
+            turns,
+            History.of(changes, turns, windows, zone),
+            OverrideMap.of(overrides),
+            schedule.members,
+        )
+
+
+@attrs.frozen(eq=False)
+class Scope:
+    """Plans in precedence order, and the overrides that fill time none of them covers."""
+
+    plans: tuple[Plan, ...]
+    fallback: OverrideMap | None
+
+
+@functools.lru_cache(maxsize=256)
+def compile_team(state: TeamState) -> Scope:
+    """The team-wide resolution scope of a state (cached: states are immutable)."""
+    order = sorted(
+        range(len(state.schedules)), key=lambda index: (-state.schedules[index].priority, index)
+    )
+    plans = tuple(Plan.of(state.schedules[index], state) for index in order)
+    return Scope(plans, OverrideMap.of([o for o in state.overrides if o.schedule is None]))
+
+
+class Answer(NamedTuple):
+    """An answer at one instant, with the wall time and window day it was found at."""
+
+    member: str
+    plan: Plan | None
+    override: Override | None
+    wall: int
+    day: int
+
+
+def same_answer(one: Answer | None, other: Answer | None) -> bool:
+    """Whether two answers say the same thing (member, schedule and override)."""
+    if one is None or other is None:
+        return one is other
+    return (
+        one.member == other.member and one.plan is other.plan and one.override is other.override
+    )
+
+
+def resolve(scope: Scope, instant: int) -> Answer | None:
+    """The answer of a scope at an instant."""
+    walls: dict[ZoneInfo, int] = {}
+    for plan in scope.plans:
+        wall = walls.get(plan.zone)
+        if wall is None:
+            wall = walls[plan.zone] = wall_clock(instant, plan.zone)
+        day = plan.windows.covering(wall)
+        if day is None:
+            continue
+        override = plan.overrides.at(instant)
+        if override is not None:
+            return Answer(override.member, plan, override, wall, day)
+        turn = plan.turns.in_window(wall, day, plan.windows) + plan.history.offset_at(instant)
+        return Answer(plan.members[turn % len(plan.members)], plan, None, wall, day)
+    if scope.fallback is not None:
+        override = scope.fallback.at(instant)
+        if override is not None:
+            return Answer(override.member, None, override, 0, 0)
+    return None
+
+
+def _earliest(best: int | None, candidate: int | None) -> int | None:
+    if candidate is None:
+        return best
+    return candidate if best is None or candidate < best else best
+
+
+def _next_candidate(scope: Scope, instant: int, answer: Answer | None) -> int | None:
+    """The earliest instant after ``instant`` at which ``answer`` could change."""
+    current = answer.plan if answer is not None else None
+    best: int | None = None
+    walls: dict[ZoneInfo, int] = {}
+    for plan in scope.plans:
+        if plan is current:
+            break
+        # A plan of higher precedence takes over when its next window starts.
+        wall = walls.get(plan.zone)
+        if wall is None:
+            wall = walls[plan.zone] = wall_clock(instant, plan.zone)
+        best = _earliest(best, instant_of(plan.windows.next_start(wall), plan.zone))
+    if current is None or answer is None:
+        if scope.fallback is not None:
+            best = _earliest(best, scope.fallback.next_bound(instant))
+        return best
+    plan, wall, day = current, answer.wall, answer.day
+    ends = plan.windows.run_end(day)
+    if answer.override is None and len(plan.members) > 1:
+        if plan.turns.kind is RotationKind.PER_SHIFT:
+            # Each window is a turn: the member changes when this one ends.
+            ends = _earliest(ends, plan.windows.end_of(day))
+        else:
+            ends = _earliest(ends, plan.turns.next_handoff(wall))
+        best = _earliest(best, plan.history.next_after(instant))
+    if ends is not None:
+        best = _earliest(best, instant_of(ends, plan.zone))
+    return _earliest(best, plan.overrides.next_bound(instant))
+
+
+def follow(scope: Scope, instant: int, answer: Answer | None) -> tuple[int | None, Answer | None]:
+    """The first instant after ``instant`` at which the answer differs from ``answer``
+    (None: never), and the answer from then on."""
+    at, current = instant, answer
+    while True:
+        candidate = _next_candidate(scope, at, current)
+        if candidate is None:
+            return None, None
+        following = resolve(scope, candidate)
+        if not same_answer(following, answer):
+            return candidate, following
+        at, current = candidate, following
+
+
+def require_aware(moment: datetime, field: str) -> int:
+    """Microseconds of an aware datetime; a naive one is rejected, never guessed."""
+    if not isinstance(moment, datetime) or moment.utcoffset() is None:
+        raise ValidationError(f"{field} must be a datetime with a UTC offset", field=field)
+    return instant_us(moment)
+
+
+def _on_call(scope: Scope, instant: int, answer: Answer) -> OnCall:
+    until, following = follow(scope, instant, answer)
+    return OnCall(
+        member=answer.member,
+        schedule=answer.plan.schedule.name if answer.plan else None,
+        override=answer.override,
+        until=to_datetime(until) if until is not None else None,
+        next_member=following.member if following else None,
+        next_schedule=following.plan.schedule.name if following and following.plan else None,
+    )
+
+
+def oncall_at(team: TeamState, at: datetime) -> OnCall | None:
+    """Who is on call for the team at ``at`` (an aware datetime), or None.
+
+    Raises :class:`ValidationError` when ``at`` has no UTC offset.
+    """
+    instant = require_aware(at, "at")
+    scope = compile_team(team)
+    answer = resolve(scope, instant)
+    return _on_call(scope, instant, answer) if answer is not None else None
+
+
+def everyone_on_call(team: TeamState, at: datetime) -> tuple[OnCall, ...]:
+    """Everyone on call at ``at``: one answer per schedule covering it, in precedence order.
+
+    Each answer's ``until`` and ``next_*`` describe that schedule alone.  When no
+    schedule covers ``at`` but a team-wide override does, that one answer.
+    """
+    instant = require_aware(at, "at")
+    team_scope = compile_team(team)
+    answers: list[OnCall] = []
+    for plan in team_scope.plans:
+        scope = _single(plan)
+        answer = resolve(scope, instant)
+        if answer is not None:
+            answers.append(_on_call(scope, instant, answer))
+    if not answers:
+        answer = resolve(team_scope, instant)
+        if answer is not None:
+            answers.append(_on_call(team_scope, instant, answer))
+    return tuple(answers)
+
+
+@functools.lru_cache(maxsize=1024)
+def _single(plan: Plan) -> Scope:
+    return Scope((plan,), None)

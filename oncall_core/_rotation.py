@@ -1,0 +1,115 @@
+"""Rotation arithmetic: whose turn it is, from the rotation kind and the history.
+
+A schedule's member at a covered instant is ``members[(turn + offset) % n]``:
+
+- ``turn`` comes from the rotation kind alone.  Periodic rotations count the
+  handoffs A, A + step, A + 2*step, ... (wall times, A the anchor's local
+  time) that happened by the instant: with the wall clock M(t) that is
+  ``floor((M(t) - A) / step)``, negative before the anchor.  ``per_shift``
+  counts the active days between the first window at or after the anchor and
+  the covering window.  Manual rotations stay at turn 0.
+- ``offset`` comes from the rotation history, folded in order of effective
+  instant: "advance" adds one, "set to p at e" picks the offset that puts
+  ``members[p]`` on the turn in progress at e.  A change effective at e only
+  touches answers at or after e, which keeps history honest.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from ._model import RotationChange, RotationKind, Schedule
+from ._time import DAY, HOUR, WEEK, instant_us, local_wall, wall_clock
+from ._windows import WindowPattern
+
+_STEP = {RotationKind.HOURLY: HOUR, RotationKind.DAILY: DAY, RotationKind.WEEKLY: WEEK}
+
+
+@attrs.frozen
+class Turns:
+    """The turn number of a schedule's rotation at a wall time."""
+
+    kind: RotationKind
+    anchor: int  # periodic: wall time of handoff 0; per_shift: count_before(first day)
+    step: int  # periodic: wall microseconds between handoffs
+
+    @classmethod
+    def of(cls, schedule: Schedule, windows: WindowPattern, zone: ZoneInfo) -> Turns:
+        """The turn arithmetic of a schedule."""
+        rotation = schedule.rotation
+        if rotation.start is None:
+            return cls(rotation.kind, 0, 0)
+        anchor_wall = local_wall(instant_us(rotation.start), zone)
+        if rotation.kind is RotationKind.PER_SHIFT:
+            first_day = windows.first_start_at_or_after(anchor_wall)
+            return cls(rotation.kind, windows.count_before(first_day), 0)
+        return cls(rotation.kind, anchor_wall, _STEP[rotation.kind] * rotation.every)
+
+    def in_window(self, wall: int, day: int, windows: WindowPattern) -> int:
+        """The turn during the window that starts on ``day`` and contains ``wall``."""
+        if self.step:
+            return (wall - self.anchor) // self.step
+        if self.kind is RotationKind.PER_SHIFT:
+            return windows.count_before(day) - self.anchor
+        return 0
+
+    def pinned(self, wall: int, windows: WindowPattern) -> int:
+        """The turn a "set position" change effective at ``wall`` applies to."""
+        if self.kind is RotationKind.PER_SHIFT:
+            # The shift in progress, or else the next one to start.
+            day = windows.covering(wall)
+            if day is None:
+                day = windows.next_start(wall) // DAY
+            return windows.count_before(day) - self.anchor
+        return self.in_window(wall, 0, windows)
+
+    def next_handoff(self, wall: int) -> int | None:
+        """Wall time of the first periodic handoff strictly after ``wall`` (None if not periodic)."""
+        if not self.step:
+            return None
+        return self.anchor + ((wall - self.anchor) // self.step + 1) * self.step
+
+
+@attrs.frozen
+class History:
+    """A schedule's rotation history folded into offsets by effective instant."""
+
+    effective: tuple[int, ...]
+    offsets: tuple[int, ...]
+
+    @classmethod
+    def of(
+        cls,
+        changes: Iterable[RotationChange],
+        turns: Turns,
+        windows: WindowPattern,
+        zone: ZoneInfo,
+    ) -> History:
+        """Fold one schedule's changes (in the order they were appended)."""
+        ordered = sorted(changes, key=lambda change: change.effective)  # stable: append order
+        effective: list[int] = []
+        offsets: list[int] = []
+        offset = 0
+        for change in ordered:
+            instant = instant_us(change.effective)
+            if change.position is None:
+                offset += 1
+            else:
+                offset = change.position - turns.pinned(wall_clock(instant, zone), windows)
+            effective.append(instant)
+            offsets.append(offset)
+        return cls(tuple(effective), tuple(offsets))
+
+    def offset_at(self, instant: int) -> int:
+        """The offset in force at an instant (changes effective at or before it)."""
+        index = bisect_right(self.effective, instant)
+        return self.offsets[index - 1] if index else 0
+
+    def next_after(self, instant: int) -> int | None:
+        """The first effective instant strictly after ``instant``, if any."""
+        index = bisect_right(self.effective, instant)
+        return self.effective[index] if index < len(self.effective) else None

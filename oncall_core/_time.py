@@ -1,0 +1,157 @@
+"""Wall-clock time: the one DST rule that every other module relies on.
+
+Theory of operation
+-------------------
+Schedules speak in local wall times ("Monday 09:00 in America/Chicago"); the
+questions we answer speak in instants.  Around daylight-saving transitions a
+wall time may occur twice (the clock falls back) or not at all (the clock
+springs forward), so the mapping needs a rule.  There is exactly one, here:
+
+    A local date-and-time W denotes the FIRST INSTANT WHOSE LOCAL
+    DATE-AND-TIME IN THE ZONE IS AT OR AFTER W.
+
+- An ordinary wall time denotes the instant the clock shows it.
+- A repeated wall time (fall back) denotes its first occurrence.
+- A skipped wall time (spring forward) denotes the instant the clock jumps
+  over it: 02:30 on a US spring-forward day is 03:00 CDT, the moment the
+  clock goes from 02:00 CST to 03:00 CDT.  (zoneinfo's fold=0 reading would
+  give 03:30; we do not use it.)
+
+The rule is monotone: a later wall time never denotes an earlier instant.  So
+windows built from wall times never overlap, consecutive shifts touch, and a
+handoff is never skipped; two handoffs inside one skipped stretch of wall
+time simply happen at the same instant (a turn of zero length).
+
+The rule has a dual that turns every question into integer arithmetic.  Let
+the *wall clock* M(t) be the latest local date-and-time shown at or before
+instant t (it equals the local time, except during the second pass through a
+repeated hour, where the clock already showed later times).  Then
+
+    t >= instant_of(W)   if and only if   M(t) >= W.
+
+So "is t inside the window [S, E)?" is "S <= M(t) < E", and "how many
+handoffs A, A+step, A+2*step, ... happened by t?" is a floor division; no
+other module converts between wall times and instants, and none steps
+through days.
+
+Representation: an instant is an ``int`` of microseconds since
+1970-01-01T00:00Z; a wall time is an ``int`` of microseconds since
+1970-01-01T00:00 on the zone's wall clock.  Integers compare and divide
+exactly and fast; aware ``datetime`` objects appear only at the API's edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+MICROSECOND = timedelta(microseconds=1)
+SECOND = 1_000_000
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+WEEK = 7 * DAY
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+# 1970-01-01 was a Thursday: weekday(day) = (day + 3) % 7 with Monday = 0.
+_EPOCH_WEEKDAY = 3
+
+
+def instant_us(moment: datetime) -> int:
+    """Microseconds since the Unix epoch of an aware datetime (any UTC offset)."""
+    return (moment - _EPOCH) // MICROSECOND
+
+
+def to_datetime(instant: int) -> datetime:
+    """The aware UTC datetime of an instant in microseconds."""
+    return _EPOCH + timedelta(microseconds=instant)
+
+
+def weekday_of_day(day: int) -> int:
+    """Weekday (Monday = 0) of a day number counted from 1970-01-01."""
+    return (day + _EPOCH_WEEKDAY) % 7
+
+
+def wall_of_time(moment: time) -> int:
+    """Microseconds since midnight of a time of day."""
+    return (
+        (moment.hour * 60 + moment.minute) * MINUTE
+        + moment.second * SECOND
+        + moment.microsecond
+    )
+
+
+def wall_of_naive(moment: datetime) -> int:
+    """Wall-clock microseconds of a naive local date-and-time."""
+    return (moment - _NAIVE_EPOCH) // MICROSECOND
+
+
+def naive_of_wall(wall: int) -> datetime:
+    """The naive local date-and-time of wall-clock microseconds."""
+    return _NAIVE_EPOCH + timedelta(microseconds=wall)
+
+
+def day_number(day: date) -> int:
+    """Days since 1970-01-01 of a calendar date."""
+    return day.toordinal() - _NAIVE_EPOCH.toordinal()
+
+
+def _local(instant: int, zone: ZoneInfo) -> datetime:
+    return (_EPOCH + timedelta(microseconds=instant)).astimezone(zone)
+
+
+def _offset(moment: datetime) -> int:
+    offset = moment.utcoffset()
+    assert offset is not None  # every moment built here carries a ZoneInfo
+    return offset // MICROSECOND
+
+
+def local_wall(instant: int, zone: ZoneInfo) -> int:
+    """The local date-and-time the zone's clock shows at ``instant``, as wall microseconds."""
+    return instant + _offset(_local(instant, zone))
+
+
+def wall_clock(instant: int, zone: ZoneInfo) -> int:
+    """M(instant): the latest local date-and-time shown at or before ``instant``.
+
+    Equal to :func:`local_wall` except during the second pass through a repeated
+    hour, where the clock has already shown the end of the repeated stretch.
+    """
+    local = _local(instant, zone)
+    if not local.fold:
+        return instant + _offset(local)
+    # Second pass through a repeated stretch: the first pass ended at transition T,
+    # just before which the clock showed T + offset_before - 1 microsecond.
+    before = _offset(local.replace(fold=0))
+    after = _offset(local)
+    transition = _first_true(
+        instant - (before - after), instant, lambda y: _offset(_local(y, zone)) == after
+    )
+    return transition + before - 1
+
+
+def instant_of(wall: int, zone: ZoneInfo) -> int:
+    """The instant a wall time denotes: the first instant whose local time is at or after it."""
+    naive = _NAIVE_EPOCH + timedelta(microseconds=wall)
+    # fold=0 reads a repeated wall time as its first occurrence, which is our rule.
+    first_guess = wall - _offset(naive.replace(tzinfo=zone))
+    if local_wall(first_guess, zone) == wall:
+        return first_guess
+    # The clock jumps over `wall`: the answer is the jump.  fold=0 used the offset
+    # before the jump (so first_guess is after it), fold=1 the offset after (before it).
+    before_jump = wall - _offset(naive.replace(tzinfo=zone, fold=1))
+    return _first_true(before_jump, first_guess, lambda y: local_wall(y, zone) >= wall)
+
+
+def _first_true(low: int, high: int, predicate: Callable[[int], bool]) -> int:
+    """Smallest y in (low, high] with predicate(y), for a predicate false at low, true at high,
+    and monotone between them (a single transition lies in the range)."""
+    while high - low > 1:
+        middle = (low + high) // 2
+        if predicate(middle):
+            high = middle
+        else:
+            low = middle
+    return high

@@ -83,8 +83,30 @@ def _require_text(message: str, field: str) -> Any:
     return check
 
 
+def _to_members(members: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(members, str) or not isinstance(members, Iterable):
+        raise ValidationError("members must be a list of strings", field="members")
+    return tuple(members)
+
+
 def _to_weekdays(days: Iterable[int]) -> frozenset[Weekday]:
-    return frozenset(Weekday(day) for day in days)
+    if isinstance(days, str) or not isinstance(days, Iterable):
+        raise ValidationError("days must be a set of weekdays", field="days")
+    weekdays = set()
+    for day in days:
+        try:
+            weekdays.add(Weekday(day))
+        except (ValueError, TypeError):
+            raise ValidationError(f"invalid day: {day}", field="days") from None
+    return frozenset(weekdays)
+
+
+def _to_rotation_kind(kind: RotationKind | str) -> RotationKind:
+    try:
+        return RotationKind(kind)
+    except (ValueError, TypeError):
+        kinds = ", ".join(k.value for k in RotationKind)
+        raise ValidationError(f"rotation.kind must be one of {kinds}", field="rotation.kind") from None
 
 
 @attrs.frozen(kw_only=True)
@@ -102,7 +124,7 @@ class Rotation:
       wall time) is the first member's.
     """
 
-    kind: RotationKind = RotationKind.MANUAL
+    kind: RotationKind = attrs.field(default=RotationKind.MANUAL, converter=_to_rotation_kind)
     every: int = attrs.field(default=1)
     start: datetime | None = attrs.field(default=None, validator=_require_aware("rotation.start"))
 
@@ -140,7 +162,7 @@ class Schedule:
 
     team: str = attrs.field(validator=_require_text("team is required", "team"))
     name: str = attrs.field(validator=_require_text("name is required", "name"))
-    members: tuple[str, ...] = attrs.field(converter=tuple)
+    members: tuple[str, ...] = attrs.field(converter=_to_members)
     days: frozenset[Weekday] = attrs.field(converter=_to_weekdays)
     start: time
     end: time
@@ -175,7 +197,11 @@ class Schedule:
             raise ValidationError(
                 "end time must be at or before start time in an overnight schedule", field="end"
             )
+        if not isinstance(self.timezone, str):
+            raise ValidationError("timezone must be a string", field="timezone")
         zone_named(self.timezone)
+        if not isinstance(self.rotation, Rotation):
+            raise ValidationError("rotation must be a Rotation", field="rotation")
         if isinstance(self.priority, bool) or not isinstance(self.priority, int):
             raise ValidationError("priority must be an integer", field="priority")
 
@@ -286,7 +312,6 @@ class Shift:
     member: str
     schedule: str | None
     source: Source
-    override: Override | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -46,6 +46,7 @@ class Plan:
     history: History
     overrides: OverrideMap  # team-wide ones and those limited to this schedule
     members: tuple[str, ...]
+    rotates: bool  # two or more distinct members: a handoff can change the answer
 
     @classmethod
     def of(cls, schedule: Schedule, state: TeamState) -> Plan:
@@ -63,6 +64,7 @@ class Plan:
             History.of(changes, turns, windows, zone),
             OverrideMap.of(overrides),
             schedule.members,
+            len(set(schedule.members)) > 1,
         )
 
 
@@ -95,11 +97,17 @@ class Answer(NamedTuple):
 
 
 def same_answer(one: Answer | None, other: Answer | None) -> bool:
-    """Whether two answers say the same thing (member, schedule and override)."""
+    """Whether two answers say the same thing: member, schedule, and rotation or override.
+
+    Two overrides in a row for the same member are one answer: what changes for
+    the people paged is who, for which schedule, and whether it was overridden.
+    """
     if one is None or other is None:
         return one is other
     return (
-        one.member == other.member and one.plan is other.plan and one.override is other.override
+        one.member == other.member
+        and one.plan is other.plan
+        and (one.override is None) == (other.override is None)
     )
 
 
@@ -150,7 +158,7 @@ def _next_candidate(scope: Scope, instant: int, answer: Answer | None) -> int | 
         return best
     plan, wall, day = current, answer.wall, answer.day
     ends = plan.windows.run_end(day)
-    if answer.override is None and len(plan.members) > 1:
+    if answer.override is None and plan.rotates:
         if plan.turns.kind is RotationKind.PER_SHIFT:
             # Each window is a turn: the member changes when this one ends.
             ends = _earliest(ends, plan.windows.end_of(day))
@@ -162,14 +170,22 @@ def _next_candidate(scope: Scope, instant: int, answer: Answer | None) -> int | 
     return _earliest(best, plan.overrides.next_bound(instant))
 
 
-def follow(scope: Scope, instant: int, answer: Answer | None) -> tuple[int | None, Answer | None]:
+def follow(
+    scope: Scope, instant: int, answer: Answer | None, limit: int | None = None
+) -> tuple[int | None, Answer | None]:
     """The first instant after ``instant`` at which the answer differs from ``answer``
-    (None: never), and the answer from then on."""
+    (None: never), and the answer from then on.
+
+    With ``limit``, the search stops there: an instant at or after ``limit`` is
+    returned (without the answer) when the answer does not change before it.
+    """
     at, current = instant, answer
     while True:
         candidate = _next_candidate(scope, at, current)
         if candidate is None:
             return None, None
+        if limit is not None and candidate >= limit:
+            return candidate, None
         following = resolve(scope, candidate)
         if not same_answer(following, answer):
             return candidate, following

@@ -28,7 +28,7 @@ def _segments(team: TeamState, start: datetime, end: datetime) -> Iterator[tuple
     scope = compile_team(team)
     at, answer = low, resolve(scope, low)
     while at < high:
-        until, following = follow(scope, at, answer)
+        until, following = follow(scope, at, answer, limit=high)
         stop = high if until is None or until > high else until
         yield at, stop, answer
         at, answer = stop, following
@@ -37,7 +37,7 @@ def _segments(team: TeamState, start: datetime, end: datetime) -> Iterator[tuple
 def timeline(team: TeamState, start: datetime, end: datetime) -> tuple[Shift, ...]:
     """All shifts of the team over [start, end), ordered and non-overlapping.
 
-    Adjacent intervals with the same member, schedule and override are one shift;
+    Adjacent intervals with the same member, schedule and source are one shift;
     shifts are clipped to [start, end).  Raises :class:`ValidationError` for a
     naive datetime or ``end`` before ``start``.
     """
@@ -47,16 +47,11 @@ def timeline(team: TeamState, start: datetime, end: datetime) -> tuple[Shift, ..
             end=to_datetime(high),
             member=answer.member,
             schedule=answer.plan.schedule.name if answer.plan else None,
-            source=_source(answer),
-            override=answer.override,
+            source=Source.ROTATION if answer.override is None else Source.OVERRIDE,
         )
         for low, high, answer in _segments(team, start, end)
         if answer is not None
     )
-
-
-def _source(answer: Answer) -> Source:
-    return Source.ROTATION if answer.override is None else Source.OVERRIDE
 
 
 def gaps(team: TeamState, start: datetime, end: datetime) -> tuple[Gap, ...]:
@@ -91,6 +86,8 @@ def rotation_turns(
     unknown schedule and :class:`ValidationError` for a manual rotation.
     """
     instant = require_aware(start, "start")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValidationError("count must be a non-negative integer", field="count")
     plan = next((p for p in compile_team(team).plans if p.schedule.name == schedule), None)
     if plan is None:
         raise NotFound(f"no schedule named {schedule!r}", team=team.team, name=schedule)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any, TypeVar
 
 import cattrs
@@ -142,17 +142,16 @@ def parse_rotation(data: object, *, created_at: datetime | None = None) -> Rotat
     """
     if not isinstance(data, Mapping):
         raise ValidationError("rotation must be an object", field="rotation")
-    kinds = ", ".join(kind.value for kind in RotationKind)
-    try:
-        kind = RotationKind(data.get("kind", "manual"))
-    except (ValueError, TypeError):
-        raise ValidationError(f"rotation.kind must be one of {kinds}", field="rotation.kind") from None
+    unknown = sorted(set(data) - {"kind", "every", "start"})
+    if unknown:
+        raise ValidationError(f"rotation: unknown field {unknown[0]}", field=f"rotation.{unknown[0]}")
+    kind = data.get("kind", "manual")
     every = data.get("every", 1)
     start_text = data.get("start")
     start = (
         parse_instant(start_text, field="rotation.start") if start_text is not None else None
     )
-    if start is None and kind is not RotationKind.MANUAL:
+    if start is None and kind != RotationKind.MANUAL.value:
         start = created_at
     return Rotation(kind=kind, every=every, start=start)
 
@@ -226,13 +225,21 @@ def _unstructure_schedule(schedule: Schedule) -> dict[str, Any]:
 
 
 def _structure_instant(value: object, _type: object) -> datetime:
-    return parse_instant(value, field="instant")
+    try:
+        return parse_instant(value)
+    except ValidationError:
+        raise ValidationError("expected an RFC 3339 time with a UTC offset") from None
+
+
+def _unstructure_duration(duration: timedelta) -> float:
+    return duration.total_seconds()
 
 
 def _make_converter() -> cattrs.Converter:
     made = make_converter()
     made.register_unstructure_hook(datetime, format_instant)
     made.register_structure_hook(datetime, _structure_instant)
+    made.register_unstructure_hook(timedelta, _unstructure_duration)
     made.register_unstructure_hook(Schedule, _unstructure_schedule)
     made.register_structure_hook(Schedule, lambda value, _type: parse_schedule_request(value))
     made.register_unstructure_hook(Rotation, _unstructure_rotation)
@@ -259,9 +266,14 @@ def from_json(data: object, cls: type[T]) -> T:
         raise
     except cattrs.BaseValidationError as error:
         path, leaf = _first_leaf(error, "")
-        message = leaf.message if isinstance(leaf, ValidationError) else f"invalid value ({leaf})"
-        field = ".".join(part for part in (path, getattr(leaf, "field", None) or "") if part)
-        raise ValidationError(f"{field}: {message}" if field else message, field=field) from None
+        if isinstance(leaf, KeyError):
+            raise ValidationError(f"{path} is required", field=path) from None
+        if isinstance(leaf, ValidationError):
+            field = ".".join(part for part in (path, leaf.field or "") if part) or None
+            message = leaf.message
+        else:
+            field, message = path or None, f"invalid value ({leaf})"
+        raise ValidationError(f"{path}: {message}" if path else message, field=field) from None
 
 
 def _first_leaf(error: BaseException, path: str) -> tuple[str, BaseException]:

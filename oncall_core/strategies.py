@@ -1,0 +1,221 @@
+"""Hypothesis strategies for schedules, rotations, overrides, team states and instants.
+
+For your own property-based tests (``pip install oncall-schedule[strategies]``)::
+
+    from hypothesis import given
+    from oncall_core import oncall_at
+    from oncall_core.strategies import instants, team_states
+
+    @given(team_states(), instants())
+    def test_my_router_agrees(team, at):
+        assert my_router(team, at) == oncall_at(team, at)
+
+The strategies lean towards the hard cases: zones with daylight-saving
+transitions (including Australia/Lord_Howe's 30-minute shift and
+Pacific/Apia's skipped day), wall times near 01:00-03:00, instants within
+hours of a transition, members repeated within a rotation, and overlapping
+schedules and overrides.  This module needs hypothesis; nothing else in
+``oncall_core`` imports it.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from hypothesis import strategies as st
+
+from ._model import Override, Rotation, RotationChange, RotationKind, Schedule, TeamState, Weekday
+
+__all__ = [
+    "MEMBERS",
+    "ZONES",
+    "instants",
+    "overrides",
+    "rotation_changes",
+    "rotations",
+    "schedules",
+    "team_states",
+    "times_of_day",
+    "transitions",
+    "zones",
+]
+
+ZONES = (
+    "UTC",
+    "America/New_York",
+    "America/Chicago",
+    "Europe/Berlin",
+    "Australia/Lord_Howe",
+    "Pacific/Apia",
+    "America/St_Johns",
+    "Asia/Kolkata",
+)
+"""Zones the strategies draw from: no DST, US and EU DST, a 30-minute shift, a skipped day."""
+
+MEMBERS = ("Alice", "Bob", "Carol", "Dave")
+
+_FIRST = datetime(2009, 1, 1, tzinfo=UTC)
+_LAST = datetime(2031, 1, 1, tzinfo=UTC)
+
+
+def zones() -> st.SearchStrategy[str]:
+    """IANA zone names from :data:`ZONES`."""
+    return st.sampled_from(ZONES)
+
+
+@functools.cache
+def transitions(zone: str) -> tuple[datetime, ...]:
+    """The UTC instants between 2009 and 2031 at which ``zone`` changes its UTC offset.
+
+    Found by sampling the offset every six hours and bisecting each change to the second.
+    """
+    tz = ZoneInfo(zone)
+
+    def offset(moment: datetime) -> timedelta | None:
+        return moment.astimezone(tz).utcoffset()
+
+    found = []
+    step = timedelta(hours=6)
+    moment = _FIRST
+    while moment < _LAST:
+        later = moment + step
+        if offset(later) != offset(moment):
+            low, high = moment, later
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                middle = middle.replace(microsecond=0)
+                if offset(middle) == offset(low):
+                    low = middle
+                else:
+                    high = middle
+            found.append(high)
+        moment = later
+    return tuple(found)
+
+
+def instants(
+    zone: str | None = None, *, near_transitions: bool = True, any_offset: bool = False
+) -> st.SearchStrategy[datetime]:
+    """Aware instants between 2009 and 2031, often within hours of a DST transition.
+
+    With ``any_offset`` the instants carry random fixed UTC offsets (the same
+    instant, written differently), otherwise UTC.
+    """
+    uniform = st.datetimes(
+        min_value=_FIRST.replace(tzinfo=None),
+        max_value=_LAST.replace(tzinfo=None),
+        timezones=st.just(UTC),
+    )
+    choices = [uniform]
+    names = [name for name in ([zone] if zone else ZONES) if transitions(name)]
+    if near_transitions and names:
+        near = st.sampled_from(names).flatmap(
+            lambda name: st.tuples(
+                st.sampled_from(transitions(name)),
+                st.integers(min_value=-36 * 3600, max_value=36 * 3600),
+            ).map(lambda pair: pair[0] + timedelta(seconds=pair[1]))
+        )
+        choices.append(near)
+    result = st.one_of(choices)
+    if any_offset:
+        offsets = st.integers(min_value=-14 * 4, max_value=14 * 4).map(
+            lambda quarters: timezone(timedelta(minutes=15 * quarters))
+        )
+        result = st.tuples(result, offsets).map(lambda pair: pair[0].astimezone(pair[1]))
+    return result
+
+
+def times_of_day() -> st.SearchStrategy[time]:
+    """Whole-minute times of day, often in the small hours where clocks change."""
+    small_hours = st.builds(
+        time, st.integers(min_value=0, max_value=3), st.sampled_from([0, 15, 30, 45])
+    )
+    anywhere = st.builds(
+        time, st.integers(min_value=0, max_value=23), st.integers(min_value=0, max_value=59)
+    )
+    return st.one_of(small_hours, anywhere)
+
+
+def rotations(zone: str | None = None) -> st.SearchStrategy[Rotation]:
+    """Rotations of every kind, anchored near the instants :func:`instants` draws."""
+    anchors = instants(zone)
+    periodic = st.builds(
+        Rotation,
+        kind=st.sampled_from([RotationKind.HOURLY, RotationKind.DAILY, RotationKind.WEEKLY]),
+        every=st.integers(min_value=1, max_value=3),
+        start=anchors,
+    )
+    per_shift = st.builds(Rotation, kind=st.just(RotationKind.PER_SHIFT), start=anchors)
+    return st.one_of(st.just(Rotation()), periodic, per_shift)
+
+
+@st.composite
+def schedules(
+    draw: st.DrawFn, *, team: str = "team", name: str | None = None
+) -> Schedule:
+    """Valid schedules: any days, windows (overnight ones too), zone, rotation, priority."""
+    zone = draw(zones())
+    start = draw(times_of_day())
+    end = draw(times_of_day())
+    return Schedule(
+        team=team,
+        name=name if name is not None else draw(st.sampled_from(["day", "night", "weekend"])),
+        members=draw(st.lists(st.sampled_from(MEMBERS), min_size=1, max_size=4)),
+        days=draw(st.frozensets(st.sampled_from(list(Weekday)), min_size=1)),
+        start=start,
+        end=end,
+        overnight=end <= start,
+        timezone=zone,
+        rotation=draw(rotations(zone)),
+        priority=draw(st.integers(min_value=0, max_value=2)),
+    )
+
+
+def overrides(schedule_names: list[str] | None = None) -> st.SearchStrategy[Override]:
+    """Overrides of a few hours to a few days, team-wide or limited to one of the schedules."""
+    return st.builds(
+        lambda member, start, hours, schedule, reason: Override(
+            member=member,
+            start=start,
+            end=start + timedelta(hours=hours),
+            schedule=schedule,
+            reason=reason,
+        ),
+        st.sampled_from([*MEMBERS, "Sub"]),
+        instants(),
+        st.integers(min_value=1, max_value=96),
+        st.sampled_from([None, *(schedule_names or [])]),
+        st.sampled_from([None, "vacation"]),
+    )
+
+
+def rotation_changes(schedule_names: list[str]) -> st.SearchStrategy[RotationChange]:
+    """Rotation history entries (advance or set position) for the given schedules."""
+    return st.builds(
+        RotationChange,
+        schedule=st.sampled_from(schedule_names),
+        effective=instants(),
+        position=st.one_of(st.none(), st.integers(min_value=0, max_value=5)),
+    )
+
+
+@st.composite
+def team_states(
+    draw: st.DrawFn,
+    *,
+    max_schedules: int = 3,
+    max_changes: int = 3,
+    max_overrides: int = 3,
+) -> TeamState:
+    """Team states with overlapping schedules, rotation history and overrides."""
+    count = draw(st.integers(min_value=1, max_value=max_schedules))
+    names = [f"s{index}" for index in range(count)]
+    drawn = [draw(schedules(name=name)) for name in names]
+    return TeamState(
+        team="team",
+        schedules=drawn,
+        changes=draw(st.lists(rotation_changes(names), max_size=max_changes)),
+        overrides=draw(st.lists(overrides(names), max_size=max_overrides)),
+    )

@@ -1,0 +1,128 @@
+"""A slow, independent reference for who is on call, written from the issue's words.
+
+It shares no code with oncall_core's resolution: it uses aware datetimes and
+zoneinfo directly, finds the instant of a wall time by checking both folds and
+scanning minute by minute across a skipped stretch, and looks at the windows of
+the days around an instant one by one.  Tests compare the engine against it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from oncall_core import RotationKind, Schedule, TeamState
+
+_STEPS = {
+    RotationKind.HOURLY: timedelta(hours=1),
+    RotationKind.DAILY: timedelta(days=1),
+    RotationKind.WEEKLY: timedelta(weeks=1),
+}
+
+
+def _shows(instant: datetime, zone: ZoneInfo) -> datetime:
+    return instant.astimezone(zone).replace(tzinfo=None)
+
+
+def instant_of(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The first instant whose local date-and-time is at or after ``wall`` (naive)."""
+    readings = [wall.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1)]
+    exact = [moment for moment in readings if _shows(moment, zone) == wall]
+    if exact:
+        return min(exact)
+    # Skipped: scan from before the jump to the first instant showing a later time.
+    moment = min(readings).replace(second=0, microsecond=0)
+    while _shows(moment, zone) < wall:
+        moment += timedelta(minutes=1)
+    while _shows(moment - timedelta(seconds=1), zone) >= wall:
+        moment -= timedelta(seconds=1)
+    return moment
+
+
+def windows(
+    schedule: Schedule, around: datetime, after: int = 2
+) -> list[tuple[date, datetime, datetime]]:
+    """(day, start, end) of the windows starting from two days before ``around`` to ``after``."""
+    zone = ZoneInfo(schedule.timezone)
+    local_day = around.astimezone(zone).date()
+    found = []
+    for delta in range(-2, after + 1):
+        day = local_day + timedelta(days=delta)
+        if day.weekday() not in schedule.days:
+            continue
+        end_day = day + timedelta(days=1) if schedule.overnight else day
+        start = instant_of(datetime.combine(day, schedule.start), zone)
+        end = instant_of(datetime.combine(end_day, schedule.end), zone)
+        found.append((day, start, end))
+    return found
+
+
+def covering_day(schedule: Schedule, at: datetime) -> date | None:
+    """The local day whose window covers ``at``, or None."""
+    for day, start, end in windows(schedule, at):
+        if start <= at < end:
+            return day
+    return None
+
+
+def turn(schedule: Schedule, at: datetime, day: date | None) -> int:
+    """The rotation's turn number at ``at`` (``day``: the covering window's day)."""
+    rotation = schedule.rotation
+    zone = ZoneInfo(schedule.timezone)
+    if rotation.kind is RotationKind.MANUAL:
+        return 0
+    assert rotation.start is not None
+    anchor = rotation.start.astimezone(zone).replace(tzinfo=None)
+    if rotation.kind is RotationKind.PER_SHIFT:
+        if day is None:  # a "set" change outside a window pins the next shift
+            day = next(d for d, start, _ in windows(schedule, at, after=8) if start > at)
+        first = anchor.date() if anchor.time() <= schedule.start else anchor.date() + timedelta(1)
+        while first.weekday() not in schedule.days:
+            first += timedelta(days=1)
+        weeks, rest = divmod((day - first).days, 7)
+        cursor = first + timedelta(weeks=weeks)
+        count = weeks * len(schedule.days)
+        count += sum((cursor + timedelta(i)).weekday() in schedule.days for i in range(rest))
+        return count
+    step = _STEPS[rotation.kind] * rotation.every
+    shown = at.astimezone(zone).replace(tzinfo=None)
+    guess = (shown - anchor) // step
+    for k in (guess + 1, guess, guess - 1, guess - 2):
+        if instant_of(anchor + k * step, zone) <= at:
+            return k
+    raise AssertionError("no turn found")
+
+
+def member(team: TeamState, schedule: Schedule, at: datetime, day: date | None) -> str:
+    """The rotation's member at ``at``, with the rotation history folded in."""
+    offset = 0
+    changes = [c for c in team.changes if c.schedule == schedule.name]
+    for change in sorted(changes, key=lambda c: c.effective):
+        if change.effective > at:
+            break
+        if change.position is None:
+            offset += 1
+        else:
+            at_change = change.effective
+            offset = change.position - turn(schedule, at_change, covering_day(schedule, at_change))
+    return schedule.members[(turn(schedule, at, day) + offset) % len(schedule.members)]
+
+
+def answer(team: TeamState, at: datetime) -> tuple[str, str | None, bool] | None:
+    """(member, schedule name, whether an override applied) at ``at``, or None."""
+    ranked = sorted(enumerate(team.schedules), key=lambda pair: (-pair[1].priority, pair[0]))
+    for _, schedule in ranked:
+        day = covering_day(schedule, at)
+        if day is None:
+            continue
+        applicable = [
+            o for o in team.overrides
+            if o.start <= at < o.end and o.schedule in (None, schedule.name)
+        ]
+        if applicable:
+            return applicable[-1].member, schedule.name, True
+        return member(team, schedule, at, day), schedule.name, False
+    team_wide = [o for o in team.overrides if o.start <= at < o.end and o.schedule is None]
+    if team_wide:
+        return team_wide[-1].member, None, True
+    return None

@@ -87,13 +87,14 @@ def compile_team(state: TeamState) -> Scope:
 
 
 class Answer(NamedTuple):
-    """An answer at one instant, with the wall time and window day it was found at."""
+    """An answer at one instant, with the window day it was found at and the wall
+    clock of the instant in each zone that resolving it looked at."""
 
     member: str
     plan: Plan | None
     override: Override | None
-    wall: int
     day: int
+    walls: dict[ZoneInfo, int]
 
 
 def same_answer(one: Answer | None, other: Answer | None) -> bool:
@@ -111,6 +112,17 @@ def same_answer(one: Answer | None, other: Answer | None) -> bool:
     )
 
 
+def _walls_of(scope: Scope, instant: int, upto: Plan | None) -> dict[ZoneInfo, int]:
+    """Wall clocks of ``instant`` in the zones of the plans before ``upto`` (all if None)."""
+    walls: dict[ZoneInfo, int] = {}
+    for plan in scope.plans:
+        if plan is upto:
+            break
+        if plan.zone not in walls:
+            walls[plan.zone] = wall_clock(instant, plan.zone)
+    return walls
+
+
 def resolve(scope: Scope, instant: int) -> Answer | None:
     """The answer of a scope at an instant."""
     walls: dict[ZoneInfo, int] = {}
@@ -123,13 +135,13 @@ def resolve(scope: Scope, instant: int) -> Answer | None:
             continue
         override = plan.overrides.at(instant)
         if override is not None:
-            return Answer(override.member, plan, override, wall, day)
+            return Answer(override.member, plan, override, day, walls)
         turn = plan.turns.in_window(wall, day, plan.windows) + plan.history.offset_at(instant)
-        return Answer(plan.members[turn % len(plan.members)], plan, None, wall, day)
+        return Answer(plan.members[turn % len(plan.members)], plan, None, day, walls)
     if scope.fallback is not None:
         override = scope.fallback.at(instant)
         if override is not None:
-            return Answer(override.member, None, override, 0, 0)
+            return Answer(override.member, None, override, 0, walls)
     return None
 
 
@@ -140,34 +152,42 @@ def _earliest(best: int | None, candidate: int | None) -> int | None:
 
 
 def _next_candidate(scope: Scope, instant: int, answer: Answer | None) -> int | None:
-    """The earliest instant after ``instant`` at which ``answer`` could change."""
+    """The earliest instant after ``instant`` at which ``answer`` could change.
+
+    Candidates that are wall times are gathered per zone and only the earliest
+    of each zone is turned into an instant: the DST rule is monotone.
+    """
     current = answer.plan if answer is not None else None
+    walls = answer.walls if answer is not None else _walls_of(scope, instant, None)
+    earliest_wall: dict[ZoneInfo, int] = {}
+
+    def consider(zone: ZoneInfo, wall: int | None) -> None:
+        if wall is not None and (zone not in earliest_wall or wall < earliest_wall[zone]):
+            earliest_wall[zone] = wall
+
     best: int | None = None
-    walls: dict[ZoneInfo, int] = {}
     for plan in scope.plans:
         if plan is current:
             break
         # A plan of higher precedence takes over when its next window starts.
-        wall = walls.get(plan.zone)
-        if wall is None:
-            wall = walls[plan.zone] = wall_clock(instant, plan.zone)
-        best = _earliest(best, instant_of(plan.windows.next_start(wall), plan.zone))
+        consider(plan.zone, plan.windows.next_start(walls[plan.zone]))
     if current is None or answer is None:
         if scope.fallback is not None:
-            best = _earliest(best, scope.fallback.next_bound(instant))
-        return best
-    plan, wall, day = current, answer.wall, answer.day
-    ends = plan.windows.run_end(day)
-    if answer.override is None and plan.rotates:
-        if plan.turns.kind is RotationKind.PER_SHIFT:
-            # Each window is a turn: the member changes when this one ends.
-            ends = _earliest(ends, plan.windows.end_of(day))
-        else:
-            ends = _earliest(ends, plan.turns.next_handoff(wall))
-        best = _earliest(best, plan.history.next_after(instant))
-    if ends is not None:
-        best = _earliest(best, instant_of(ends, plan.zone))
-    return _earliest(best, plan.overrides.next_bound(instant))
+            best = scope.fallback.next_bound(instant)
+    else:
+        plan, wall, day = current, walls[current.zone], answer.day
+        consider(plan.zone, plan.windows.run_end(day))
+        if answer.override is None and plan.rotates:
+            if plan.turns.kind is RotationKind.PER_SHIFT:
+                # Each window is a turn: the member changes when this one ends.
+                consider(plan.zone, plan.windows.end_of(day))
+            else:
+                consider(plan.zone, plan.turns.next_handoff(wall))
+            best = plan.history.next_after(instant)
+        best = _earliest(best, plan.overrides.next_bound(instant))
+    for zone, wall in earliest_wall.items():
+        best = _earliest(best, instant_of(wall, zone))
+    return best
 
 
 def follow(

@@ -42,6 +42,7 @@ exactly and fast; aware ``datetime`` objects appear only at the API's edge.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -108,6 +109,51 @@ def _offset(moment: datetime) -> int:
     return offset // MICROSECOND
 
 
+# Fast path.  Away from offset changes the wall clock is simply instant + offset,
+# and a wall time's instant is wall - offset.  Offsets are looked up in tables
+# built once per zone and stretch of time by sampling the zone every hour: a
+# sample is used only when it lies more than _CLEAR from every offset change the
+# samples saw, which is farther than any offset change moves the clock (offsets
+# stay within +-15 hours) plus the hour between samples.  Near a change, and for
+# the rare instant in a repeated or skipped stretch, the exact code below runs.
+_CHUNK = 1 << 41  # microseconds of instants per table (about 25 days)
+_CLEAR = 31 * HOUR
+_TABLE_LIMIT = 20_000
+_tables: dict[tuple[ZoneInfo, int], tuple[list[int], list[int], list[int]]] = {}
+
+
+def _table(zone: ZoneInfo, chunk: int) -> tuple[list[int], list[int], list[int]]:
+    """(first sample, last sample, offset) of each run of equal offsets around a chunk."""
+    starts: list[int] = []
+    ends: list[int] = []
+    offsets: list[int] = []
+    low = chunk * _CHUNK - _CLEAR - HOUR
+    high = (chunk + 1) * _CHUNK + _CLEAR + HOUR
+    for sample in range(low - low % HOUR, high + HOUR, HOUR):
+        offset = _offset(_local(sample, zone))
+        if offsets and offsets[-1] == offset:
+            ends[-1] = sample
+        else:
+            starts.append(sample)
+            ends.append(sample)
+            offsets.append(offset)
+    if len(_tables) >= _TABLE_LIMIT:
+        _tables.clear()
+    _tables[zone, chunk] = starts, ends, offsets
+    return starts, ends, offsets
+
+
+def _clear_offset(instant: int, zone: ZoneInfo) -> int | None:
+    """The zone's offset at ``instant`` when no offset change lies within _CLEAR of it."""
+    chunk = instant // _CHUNK
+    table = _tables.get((zone, chunk))
+    starts, ends, offsets = table if table is not None else _table(zone, chunk)
+    index = bisect_right(starts, instant) - 1
+    if starts[index] + _CLEAR <= instant <= ends[index] - _CLEAR:
+        return offsets[index]
+    return None
+
+
 def local_wall(instant: int, zone: ZoneInfo) -> int:
     """The local date-and-time the zone's clock shows at ``instant``, as wall microseconds."""
     return instant + _offset(_local(instant, zone))
@@ -119,6 +165,9 @@ def wall_clock(instant: int, zone: ZoneInfo) -> int:
     Equal to :func:`local_wall` except during the second pass through a repeated
     hour, where the clock has already shown the end of the repeated stretch.
     """
+    offset = _clear_offset(instant, zone)
+    if offset is not None:
+        return instant + offset
     local = _local(instant, zone)
     if not local.fold:
         return instant + _offset(local)
@@ -134,6 +183,11 @@ def wall_clock(instant: int, zone: ZoneInfo) -> int:
 
 def instant_of(wall: int, zone: ZoneInfo) -> int:
     """The instant a wall time denotes: the first instant whose local time is at or after it."""
+    # Far from any offset change, `wall` read as an instant is within 15 hours of
+    # the answer, so the same offset applies there and the wall time occurs once.
+    offset = _clear_offset(wall, zone)
+    if offset is not None:
+        return wall - offset
     naive = _NAIVE_EPOCH + timedelta(microseconds=wall)
     # fold=0 reads a repeated wall time as its first occurrence, which is our rule.
     first_guess = wall - _offset(naive.replace(tzinfo=zone))

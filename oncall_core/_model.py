@@ -106,7 +106,9 @@ def _to_rotation_kind(kind: RotationKind | str) -> RotationKind:
         return RotationKind(kind)
     except (ValueError, TypeError):
         kinds = ", ".join(k.value for k in RotationKind)
-        raise ValidationError(f"rotation.kind must be one of {kinds}", field="rotation.kind") from None
+        raise ValidationError(
+            f"rotation.kind must be one of {kinds}", field="rotation.kind"
+        ) from None
 
 
 @attrs.frozen(kw_only=True)
@@ -131,7 +133,9 @@ class Rotation:
     @every.validator
     def _check_every(self, _attribute: object, value: int) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValidationError("rotation.every must be a positive integer", field="rotation.every")
+            raise ValidationError(
+                "rotation.every must be a positive integer", field="rotation.every"
+            )
         if value != 1 and not self.kind.is_periodic:
             raise ValidationError(
                 "rotation.every applies only to hourly, daily and weekly rotations",
@@ -222,7 +226,9 @@ class RotationChange:
 
     @position.validator
     def _check_position(self, _attribute: object, value: int | None) -> None:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
             raise ValidationError("position must be a non-negative integer", field="position")
 
 
@@ -247,6 +253,18 @@ class Override:
             raise ValidationError("override end must be after its start", field="end")
 
 
+def _schedules(schedules: Iterable[Schedule]) -> tuple[Schedule, ...]:
+    return tuple(schedules)
+
+
+def _changes(changes: Iterable[RotationChange]) -> tuple[RotationChange, ...]:
+    return tuple(changes)
+
+
+def _overrides(overrides: Iterable[Override]) -> tuple[Override, ...]:
+    return tuple(overrides)
+
+
 @attrs.frozen(kw_only=True, cache_hash=True)
 class TeamState:
     """Everything needed to answer who is on call for one team.
@@ -257,9 +275,9 @@ class TeamState:
     """
 
     team: str = attrs.field(validator=_require_text("team is required", "team"))
-    schedules: tuple[Schedule, ...] = attrs.field(default=(), converter=tuple)
-    changes: tuple[RotationChange, ...] = attrs.field(default=(), converter=tuple)
-    overrides: tuple[Override, ...] = attrs.field(default=(), converter=tuple)
+    schedules: tuple[Schedule, ...] = attrs.field(default=(), converter=_schedules)
+    changes: tuple[RotationChange, ...] = attrs.field(default=(), converter=_changes)
+    overrides: tuple[Override, ...] = attrs.field(default=(), converter=_overrides)
 
     def __attrs_post_init__(self) -> None:
         names = set()

@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 import attrs
 
@@ -31,7 +30,7 @@ from ._errors import ValidationError
 from ._model import OnCall, Override, RotationKind, Schedule, TeamState, zone_named
 from ._overrides import OverrideMap
 from ._rotation import History, Turns
-from ._time import instant_of, instant_us, to_datetime, wall_clock
+from ._time import ZoneClock, clock_of, instant_us, to_datetime
 from ._windows import WindowPattern
 
 
@@ -40,7 +39,7 @@ class Plan:
     """One schedule compiled for resolution."""
 
     schedule: Schedule
-    zone: ZoneInfo
+    clock: ZoneClock
     windows: WindowPattern
     turns: Turns
     history: History
@@ -58,7 +57,7 @@ class Plan:
         overrides = [o for o in state.overrides if o.schedule in (None, schedule.name)]
         return cls(
             schedule,
-            zone,
+            clock_of(zone),
             windows,
             turns,
             History.of(changes, turns, windows, zone),
@@ -94,7 +93,7 @@ class Answer(NamedTuple):
     plan: Plan | None
     override: Override | None
     day: int
-    walls: dict[ZoneInfo, int]
+    walls: dict[ZoneClock, int]
 
 
 def same_answer(one: Answer | None, other: Answer | None) -> bool:
@@ -112,24 +111,23 @@ def same_answer(one: Answer | None, other: Answer | None) -> bool:
     )
 
 
-def _walls_of(scope: Scope, instant: int, upto: Plan | None) -> dict[ZoneInfo, int]:
-    """Wall clocks of ``instant`` in the zones of the plans before ``upto`` (all if None)."""
-    walls: dict[ZoneInfo, int] = {}
+def _walls_of(scope: Scope, instant: int) -> dict[ZoneClock, int]:
+    """Wall clocks of ``instant`` in the zones of the scope's plans."""
+    walls: dict[ZoneClock, int] = {}
     for plan in scope.plans:
-        if plan is upto:
-            break
-        if plan.zone not in walls:
-            walls[plan.zone] = wall_clock(instant, plan.zone)
+        if plan.clock not in walls:
+            walls[plan.clock] = plan.clock.wall(instant)
     return walls
 
 
 def resolve(scope: Scope, instant: int) -> Answer | None:
     """The answer of a scope at an instant."""
-    walls: dict[ZoneInfo, int] = {}
+    walls: dict[ZoneClock, int] = {}
     for plan in scope.plans:
-        wall = walls.get(plan.zone)
+        clock = plan.clock
+        wall = walls.get(clock)
         if wall is None:
-            wall = walls[plan.zone] = wall_clock(instant, plan.zone)
+            wall = walls[clock] = clock.wall(instant)
         day = plan.windows.covering(wall)
         if day is None:
             continue
@@ -158,35 +156,35 @@ def _next_candidate(scope: Scope, instant: int, answer: Answer | None) -> int | 
     of each zone is turned into an instant: the DST rule is monotone.
     """
     current = answer.plan if answer is not None else None
-    walls = answer.walls if answer is not None else _walls_of(scope, instant, None)
-    earliest_wall: dict[ZoneInfo, int] = {}
+    walls = answer.walls if answer is not None else _walls_of(scope, instant)
+    earliest_wall: dict[ZoneClock, int] = {}
 
-    def consider(zone: ZoneInfo, wall: int | None) -> None:
-        if wall is not None and (zone not in earliest_wall or wall < earliest_wall[zone]):
-            earliest_wall[zone] = wall
+    def consider(clock: ZoneClock, wall: int | None) -> None:
+        if wall is not None and (clock not in earliest_wall or wall < earliest_wall[clock]):
+            earliest_wall[clock] = wall
 
     best: int | None = None
     for plan in scope.plans:
         if plan is current:
             break
         # A plan of higher precedence takes over when its next window starts.
-        consider(plan.zone, plan.windows.next_start(walls[plan.zone]))
+        consider(plan.clock, plan.windows.next_start(walls[plan.clock]))
     if current is None or answer is None:
         if scope.fallback is not None:
             best = scope.fallback.next_bound(instant)
     else:
-        plan, wall, day = current, walls[current.zone], answer.day
-        consider(plan.zone, plan.windows.run_end(day))
+        plan, wall, day = current, walls[current.clock], answer.day
+        consider(plan.clock, plan.windows.run_end(day))
         if answer.override is None and plan.rotates:
             if plan.turns.kind is RotationKind.PER_SHIFT:
                 # Each window is a turn: the member changes when this one ends.
-                consider(plan.zone, plan.windows.end_of(day))
+                consider(plan.clock, plan.windows.end_of(day))
             else:
-                consider(plan.zone, plan.turns.next_handoff(wall))
+                consider(plan.clock, plan.turns.next_handoff(wall))
             best = plan.history.next_after(instant)
         best = _earliest(best, plan.overrides.next_bound(instant))
-    for zone, wall in earliest_wall.items():
-        best = _earliest(best, instant_of(wall, zone))
+    for clock, wall in earliest_wall.items():
+        best = _earliest(best, clock.instant_of(wall))
     return best
 
 

@@ -68,7 +68,7 @@ class Turns:
         return self.in_window(wall, 0, windows)
 
     def next_handoff(self, wall: int) -> int | None:
-        """Wall time of the first periodic handoff strictly after ``wall`` (None if not periodic)."""
+        """Wall time of the first handoff strictly after ``wall`` (None: not periodic)."""
         if not self.step:
             return None
         return self.anchor + ((wall - self.anchor) // self.step + 1) * self.step

@@ -42,6 +42,7 @@ exactly and fast; aware ``datetime`` objects appear only at the API's edge.
 
 from __future__ import annotations
 
+import functools
 from bisect import bisect_right
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -57,7 +58,7 @@ WEEK = 7 * DAY
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 # 1970-01-01 was a Thursday: weekday(day) = (day + 3) % 7 with Monday = 0.
-_EPOCH_WEEKDAY = 3
+EPOCH_WEEKDAY = 3
 
 
 def instant_us(moment: datetime) -> int:
@@ -72,16 +73,12 @@ def to_datetime(instant: int) -> datetime:
 
 def weekday_of_day(day: int) -> int:
     """Weekday (Monday = 0) of a day number counted from 1970-01-01."""
-    return (day + _EPOCH_WEEKDAY) % 7
+    return (day + EPOCH_WEEKDAY) % 7
 
 
 def wall_of_time(moment: time) -> int:
     """Microseconds since midnight of a time of day."""
-    return (
-        (moment.hour * 60 + moment.minute) * MINUTE
-        + moment.second * SECOND
-        + moment.microsecond
-    )
+    return (moment.hour * 60 + moment.minute) * MINUTE + moment.second * SECOND + moment.microsecond
 
 
 def wall_of_naive(moment: datetime) -> int:
@@ -109,65 +106,12 @@ def _offset(moment: datetime) -> int:
     return offset // MICROSECOND
 
 
-# Fast path.  Away from offset changes the wall clock is simply instant + offset,
-# and a wall time's instant is wall - offset.  Offsets are looked up in tables
-# built once per zone and stretch of time by sampling the zone every hour: a
-# sample is used only when it lies more than _CLEAR from every offset change the
-# samples saw, which is farther than any offset change moves the clock (offsets
-# stay within +-15 hours) plus the hour between samples.  Near a change, and for
-# the rare instant in a repeated or skipped stretch, the exact code below runs.
-_CHUNK = 1 << 41  # microseconds of instants per table (about 25 days)
-_CLEAR = 31 * HOUR
-_TABLE_LIMIT = 20_000
-_tables: dict[tuple[ZoneInfo, int], tuple[list[int], list[int], list[int]]] = {}
-
-
-def _table(zone: ZoneInfo, chunk: int) -> tuple[list[int], list[int], list[int]]:
-    """(first sample, last sample, offset) of each run of equal offsets around a chunk."""
-    starts: list[int] = []
-    ends: list[int] = []
-    offsets: list[int] = []
-    low = chunk * _CHUNK - _CLEAR - HOUR
-    high = (chunk + 1) * _CHUNK + _CLEAR + HOUR
-    for sample in range(low - low % HOUR, high + HOUR, HOUR):
-        offset = _offset(_local(sample, zone))
-        if offsets and offsets[-1] == offset:
-            ends[-1] = sample
-        else:
-            starts.append(sample)
-            ends.append(sample)
-            offsets.append(offset)
-    if len(_tables) >= _TABLE_LIMIT:
-        _tables.clear()
-    _tables[zone, chunk] = starts, ends, offsets
-    return starts, ends, offsets
-
-
-def _clear_offset(instant: int, zone: ZoneInfo) -> int | None:
-    """The zone's offset at ``instant`` when no offset change lies within _CLEAR of it."""
-    chunk = instant // _CHUNK
-    table = _tables.get((zone, chunk))
-    starts, ends, offsets = table if table is not None else _table(zone, chunk)
-    index = bisect_right(starts, instant) - 1
-    if starts[index] + _CLEAR <= instant <= ends[index] - _CLEAR:
-        return offsets[index]
-    return None
-
-
 def local_wall(instant: int, zone: ZoneInfo) -> int:
     """The local date-and-time the zone's clock shows at ``instant``, as wall microseconds."""
     return instant + _offset(_local(instant, zone))
 
 
-def wall_clock(instant: int, zone: ZoneInfo) -> int:
-    """M(instant): the latest local date-and-time shown at or before ``instant``.
-
-    Equal to :func:`local_wall` except during the second pass through a repeated
-    hour, where the clock has already shown the end of the repeated stretch.
-    """
-    offset = _clear_offset(instant, zone)
-    if offset is not None:
-        return instant + offset
+def _exact_wall_clock(instant: int, zone: ZoneInfo) -> int:
     local = _local(instant, zone)
     if not local.fold:
         return instant + _offset(local)
@@ -181,13 +125,7 @@ def wall_clock(instant: int, zone: ZoneInfo) -> int:
     return transition + before - 1
 
 
-def instant_of(wall: int, zone: ZoneInfo) -> int:
-    """The instant a wall time denotes: the first instant whose local time is at or after it."""
-    # Far from any offset change, `wall` read as an instant is within 15 hours of
-    # the answer, so the same offset applies there and the wall time occurs once.
-    offset = _clear_offset(wall, zone)
-    if offset is not None:
-        return wall - offset
+def _exact_instant_of(wall: int, zone: ZoneInfo) -> int:
     naive = _NAIVE_EPOCH + timedelta(microseconds=wall)
     # fold=0 reads a repeated wall time as its first occurrence, which is our rule.
     first_guess = wall - _offset(naive.replace(tzinfo=zone))
@@ -197,6 +135,104 @@ def instant_of(wall: int, zone: ZoneInfo) -> int:
     # before the jump (so first_guess is after it), fold=1 the offset after (before it).
     before_jump = wall - _offset(naive.replace(tzinfo=zone, fold=1))
     return _first_true(before_jump, first_guess, lambda y: local_wall(y, zone) >= wall)
+
+
+# The fast path.  Away from offset changes, the wall clock is simply instant +
+# offset and a wall time's instant is wall - offset.  Each zone's offsets are
+# tabled one stretch of time at a time by sampling the zone every hour, and a
+# sample is trusted only more than _CLEAR from every offset change the samples
+# saw: farther than any change moves the clock (offsets stay within +-15 hours)
+# plus the hour between samples.  (tzdata has no offset that lasts under an
+# hour, so hourly samples see every change.)  Near a change, the exact functions
+# above run.  The span used last is remembered, so most lookups are two
+# comparisons.
+_CHUNK = 1 << 41  # microseconds of instants per table (about 25 days)
+_CLEAR = 31 * HOUR
+_TABLE_LIMIT = 2_000  # tables kept per zone
+
+
+class ZoneClock:
+    """Conversions between instants and wall times in one zone (see the module docstring)."""
+
+    __slots__ = ("_recent", "_tables", "zone")
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self._tables: dict[int, tuple[list[int], list[int], list[int]]] = {}
+        self._recent = (1, 0, 0)  # (low, high, offset): offset is clear on [low, high]
+
+    def wall(self, instant: int) -> int:
+        """M(instant): the latest local date-and-time shown at or before ``instant``.
+
+        Equal to the local time, except during the second pass through a repeated
+        stretch, where the clock has already shown the end of that stretch.
+        """
+        low, high, offset = self._recent
+        if not low <= instant <= high:
+            clear = self._clear_offset(instant)
+            if clear is None:
+                return _exact_wall_clock(instant, self.zone)
+            offset = clear
+        return instant + offset
+
+    def instant_of(self, wall: int) -> int:
+        """The first instant whose local date-and-time is at or after ``wall``."""
+        # Far from any offset change, `wall` read as an instant is within 15 hours of
+        # the answer, so the same offset applies there and the wall time occurs once.
+        low, high, offset = self._recent
+        if not low <= wall <= high:
+            clear = self._clear_offset(wall)
+            if clear is None:
+                return _exact_instant_of(wall, self.zone)
+            offset = clear
+        return wall - offset
+
+    def _clear_offset(self, instant: int) -> int | None:
+        chunk = instant // _CHUNK
+        table = self._tables.get(chunk)
+        starts, ends, offsets = table if table is not None else self._table(chunk)
+        index = bisect_right(starts, instant) - 1
+        low, high = starts[index] + _CLEAR, ends[index] - _CLEAR
+        if low <= instant <= high:
+            self._recent = (low, high, offsets[index])
+            return offsets[index]
+        return None
+
+    def _table(self, chunk: int) -> tuple[list[int], list[int], list[int]]:
+        """(first sample, last sample, offset) of each run of equal offsets around a chunk."""
+        starts: list[int] = []
+        ends: list[int] = []
+        offsets: list[int] = []
+        low = chunk * _CHUNK - _CLEAR - HOUR
+        high = (chunk + 1) * _CHUNK + _CLEAR + HOUR
+        for sample in range(low - low % HOUR, high + HOUR, HOUR):
+            offset = _offset(_local(sample, self.zone))
+            if offsets and offsets[-1] == offset:
+                ends[-1] = sample
+            else:
+                starts.append(sample)
+                ends.append(sample)
+                offsets.append(offset)
+        if len(self._tables) >= _TABLE_LIMIT:
+            self._tables.clear()
+        self._tables[chunk] = starts, ends, offsets
+        return starts, ends, offsets
+
+
+@functools.cache
+def clock_of(zone: ZoneInfo) -> ZoneClock:
+    """The one :class:`ZoneClock` of a zone."""
+    return ZoneClock(zone)
+
+
+def wall_clock(instant: int, zone: ZoneInfo) -> int:
+    """M(instant) in ``zone``: see :meth:`ZoneClock.wall`."""
+    return clock_of(zone).wall(instant)
+
+
+def instant_of(wall: int, zone: ZoneInfo) -> int:
+    """The instant a wall time denotes in ``zone``: see :meth:`ZoneClock.instant_of`."""
+    return clock_of(zone).instant_of(wall)
 
 
 def _first_true(low: int, high: int, predicate: Callable[[int], bool]) -> int:

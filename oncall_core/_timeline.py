@@ -19,7 +19,9 @@ from ._resolve import Answer, compile_team, follow, require_aware, resolve
 from ._time import DAY, instant_of, to_datetime, wall_clock
 
 
-def _segments(team: TeamState, start: datetime, end: datetime) -> Iterator[tuple[int, int, Answer | None]]:
+def _segments(
+    team: TeamState, start: datetime, end: datetime
+) -> Iterator[tuple[int, int, Answer | None]]:
     """(start, end, answer) for consecutive segments covering [start, end)."""
     low = require_aware(start, "start")
     high = require_aware(end, "end")
@@ -71,10 +73,7 @@ def hours_per_member(team: TeamState, start: datetime, end: datetime) -> dict[st
     return totals
 
 
-
-def rotation_turns(
-    team: TeamState, schedule: str, start: datetime, count: int
-) -> tuple[Turn, ...]:
+def rotation_turns(team: TeamState, schedule: str, start: datetime, count: int) -> tuple[Turn, ...]:
     """The next ``count`` turns of a schedule's rotation, from the turn in progress at ``start``.
 
     For hourly, daily and weekly rotations a turn runs from one handoff to the
@@ -91,7 +90,7 @@ def rotation_turns(
     plan = next((p for p in compile_team(team).plans if p.schedule.name == schedule), None)
     if plan is None:
         raise NotFound(f"no schedule named {schedule!r}", team=team.team, name=schedule)
-    turns, windows, zone = plan.turns, plan.windows, plan.zone
+    turns, windows, zone = plan.turns, plan.windows, plan.clock.zone
     wall = wall_clock(instant, zone)
     bounds: list[tuple[int, int]] = []  # wall (start, end) of each turn
     if turns.step:

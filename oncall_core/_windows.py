@@ -11,7 +11,7 @@ from __future__ import annotations
 import attrs
 
 from ._model import Schedule
-from ._time import DAY, wall_of_time, weekday_of_day
+from ._time import DAY, EPOCH_WEEKDAY, wall_of_time, weekday_of_day
 
 
 @attrs.frozen
@@ -47,32 +47,23 @@ class WindowPattern:
         )
         return cls(mask, start, length, sum(active), skip, before, run)
 
-    def is_active(self, day: int) -> bool:
-        """Whether the pattern has a window starting on this day number."""
-        return bool(self.mask >> weekday_of_day(day) & 1)
-
     def covering(self, wall: int) -> int | None:
         """Day number of the window containing this wall time, or None."""
-        day = wall // DAY
-        offset = wall - day * DAY - self.start
-        if offset >= 0:
-            if offset < self.length and self.mask >> weekday_of_day(day) & 1:
-                return day
-        elif offset + DAY < self.length and self.mask >> weekday_of_day(day - 1) & 1:
-            # Before today's start, but inside yesterday's window that runs past midnight.
-            return day - 1
+        # Windows are at most a day long, so only the latest window to start at or
+        # before `wall` can contain it.
+        day, into = divmod(wall - self.start, DAY)
+        if into < self.length and self.mask >> (day + EPOCH_WEEKDAY) % 7 & 1:
+            return day
         return None
 
     def first_day_at_or_after(self, day: int) -> int:
         """The first active day number >= day."""
-        return day + self._skip[weekday_of_day(day)]
+        return day + self._skip[(day + EPOCH_WEEKDAY) % 7]
 
     def next_start(self, wall: int) -> int:
         """Wall time of the first window start strictly after ``wall``."""
-        day = wall // DAY
-        if day * DAY + self.start <= wall:
-            day += 1
-        return self.first_day_at_or_after(day) * DAY + self.start
+        day = (wall - self.start) // DAY + 1
+        return (day + self._skip[(day + EPOCH_WEEKDAY) % 7]) * DAY + self.start
 
     def first_start_at_or_after(self, wall: int) -> int:
         """Day number of the first window starting at or after ``wall``."""

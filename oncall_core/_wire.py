@@ -144,13 +144,13 @@ def parse_rotation(data: object, *, created_at: datetime | None = None) -> Rotat
         raise ValidationError("rotation must be an object", field="rotation")
     unknown = sorted(set(data) - {"kind", "every", "start"})
     if unknown:
-        raise ValidationError(f"rotation: unknown field {unknown[0]}", field=f"rotation.{unknown[0]}")
+        raise ValidationError(
+            f"rotation: unknown field {unknown[0]}", field=f"rotation.{unknown[0]}"
+        )
     kind = data.get("kind", "manual")
     every = data.get("every", 1)
     start_text = data.get("start")
-    start = (
-        parse_instant(start_text, field="rotation.start") if start_text is not None else None
-    )
+    start = parse_instant(start_text, field="rotation.start") if start_text is not None else None
     if start is None and kind != RotationKind.MANUAL.value:
         start = created_at
     return Rotation(kind=kind, every=every, start=start)
@@ -273,7 +273,7 @@ def from_json(data: object, cls: type[T]) -> T:
             message = leaf.message
         else:
             field, message = path or None, f"invalid value ({leaf})"
-        raise ValidationError(f"{path}: {message}" if path else message, field=field) from None
+        raise ValidationError(f"{field}: {message}" if field else message, field=field) from None
 
 
 def _first_leaf(error: BaseException, path: str) -> tuple[str, BaseException]:

@@ -152,9 +152,7 @@ def rotations(zone: str | None = None) -> st.SearchStrategy[Rotation]:
 
 
 @st.composite
-def schedules(
-    draw: st.DrawFn, *, team: str = "team", name: str | None = None
-) -> Schedule:
+def schedules(draw: st.DrawFn, *, team: str = "team", name: str | None = None) -> Schedule:
     """Valid schedules: any days, windows (overnight ones too), zone, rotation, priority."""
     zone = draw(zones())
     start = draw(times_of_day())

@@ -116,7 +116,8 @@ def answer(team: TeamState, at: datetime) -> tuple[str, str | None, bool] | None
         if day is None:
             continue
         applicable = [
-            o for o in team.overrides
+            o
+            for o in team.overrides
             if o.start <= at < o.end and o.schedule in (None, schedule.name)
         ]
         if applicable:

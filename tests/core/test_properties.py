@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import attrs
 from hypothesis import assume, given
@@ -60,7 +61,7 @@ def test_timeline_agrees_with_oncall_at(team: TeamState, start: datetime, hours:
         probes = [shift.start, shift.end - US, shift.start + (shift.end - shift.start) / 3]
         for probe in probes:
             assert key(oncall_at(team, probe)) == shift_key(shift)
-    for before, after in zip(shifts, shifts[1:], strict=False):
+    for before, after in pairwise(shifts):
         assert before.end <= after.start
         if before.end == after.start:  # touching shifts are merged unless the answer changes
             assert shift_key(before) != shift_key(after)
@@ -108,7 +109,7 @@ def test_periodic_rotations_are_fair(schedule: Schedule, laps: int, at: datetime
     assert len(turns) == count
     expected = Counter({m: laps * n for m, n in Counter(schedule.members).items()})
     assert Counter(turn.member for turn in turns) == expected
-    for before, after in zip(turns, turns[1:], strict=False):
+    for before, after in pairwise(turns):
         assert before.start <= before.end == after.start
 
 
@@ -148,9 +149,11 @@ def test_model_round_trips_through_json(team: TeamState) -> None:
 
 @st.composite
 def dst_schedule_and_range(draw: st.DrawFn) -> tuple[Schedule, datetime, datetime]:
-    zone = draw(st.sampled_from(
-        ["America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Pacific/Apia"]
-    ))
+    zone = draw(
+        st.sampled_from(
+            ["America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Pacific/Apia"]
+        )
+    )
     schedule = attrs.evolve(draw(schedules(name="s")), timezone=zone, members=("Solo",))
     transition = draw(st.sampled_from(transitions(zone)))
     start = transition - timedelta(days=draw(st.integers(min_value=0, max_value=3)))
@@ -177,7 +180,7 @@ def test_windows_start_and_end_at_their_wall_times_across_dst(
     spans = sorted(
         {(opens, closes) for m in (start, end) for _, opens, closes in oracle.windows(schedule, m)}
     )
-    for (_, closes), (opens, _) in zip(spans, spans[1:], strict=False):
+    for (_, closes), (opens, _) in pairwise(spans):
         assert closes <= opens
 
 

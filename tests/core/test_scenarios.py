@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -280,7 +280,10 @@ class TestWindows:
         ]
         answer = oncall_at(state, at("2025-05-06T12:00:00Z"))
         assert answer is not None and answer.until == at("2025-05-10T08:00:00Z")
-        assert [(g.start, g.end) for g in gaps(state, at("2025-05-04T00:00:00Z"), at("2025-05-11T00:00:00Z"))] == [
+        assert [
+            (g.start, g.end)
+            for g in gaps(state, at("2025-05-04T00:00:00Z"), at("2025-05-11T00:00:00Z"))
+        ] == [
             (at("2025-05-04T00:00:00Z"), at("2025-05-05T08:00:00Z")),
             (at("2025-05-10T08:00:00Z"), at("2025-05-11T00:00:00Z")),
         ]
@@ -301,13 +304,13 @@ class TestWindows:
 
 
 class TestRotationKinds:
-    mon_wed_fri = ["Monday", "Wednesday", "Friday"]
+    mon_wed_fri: ClassVar = ["Monday", "Wednesday", "Friday"]
 
     def members_on(self, state: TeamState, days: list[str]) -> list[str]:
         answers = [oncall_at(state, at(day)) for day in days]
         return [answer.member for answer in answers if answer is not None]
 
-    days = [  # Monday 2025-05-05 onwards, at noon, for two weeks
+    days: ClassVar = [  # Monday 2025-05-05 onwards, at noon, for two weeks
         f"2025-05-{day:02d}T12:00:00Z" for day in range(5, 19)
     ]
 

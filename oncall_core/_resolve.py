@@ -158,31 +158,32 @@ def _next_candidate(scope: Scope, instant: int, answer: Answer | None) -> int | 
     current = answer.plan if answer is not None else None
     walls = answer.walls if answer is not None else _walls_of(scope, instant)
     earliest_wall: dict[ZoneClock, int] = {}
-
-    def consider(clock: ZoneClock, wall: int | None) -> None:
-        if wall is not None and (clock not in earliest_wall or wall < earliest_wall[clock]):
-            earliest_wall[clock] = wall
-
-    best: int | None = None
     for plan in scope.plans:
         if plan is current:
             break
         # A plan of higher precedence takes over when its next window starts.
-        consider(plan.clock, plan.windows.next_start(walls[plan.clock]))
+        starts = plan.windows.next_start(walls[plan.clock])
+        known = earliest_wall.get(plan.clock)
+        if known is None or starts < known:
+            earliest_wall[plan.clock] = starts
+    best: int | None = None
     if current is None or answer is None:
         if scope.fallback is not None:
             best = scope.fallback.next_bound(instant)
     else:
-        plan, wall, day = current, walls[current.clock], answer.day
-        consider(plan.clock, plan.windows.run_end(day))
+        plan, day = current, answer.day
+        own = plan.windows.run_end(day)
         if answer.override is None and plan.rotates:
             if plan.turns.kind is RotationKind.PER_SHIFT:
                 # Each window is a turn: the member changes when this one ends.
-                consider(plan.clock, plan.windows.end_of(day))
+                own = _earliest(own, plan.windows.end_of(day))
             else:
-                consider(plan.clock, plan.turns.next_handoff(wall))
+                own = _earliest(own, plan.turns.next_handoff(walls[plan.clock]))
             best = plan.history.next_after(instant)
         best = _earliest(best, plan.overrides.next_bound(instant))
+        known = earliest_wall.get(plan.clock)
+        if own is not None and (known is None or own < known):
+            earliest_wall[plan.clock] = own
     for clock, wall in earliest_wall.items():
         best = _earliest(best, clock.instant_of(wall))
     return best

@@ -68,7 +68,7 @@ def instant_us(moment: datetime) -> int:
 
 def to_datetime(instant: int) -> datetime:
     """The aware UTC datetime of an instant in microseconds."""
-    return _EPOCH + timedelta(microseconds=instant)
+    return _EPOCH + timedelta(0, 0, instant)
 
 
 def weekday_of_day(day: int) -> int:
@@ -97,7 +97,7 @@ def day_number(day: date) -> int:
 
 
 def _local(instant: int, zone: ZoneInfo) -> datetime:
-    return (_EPOCH + timedelta(microseconds=instant)).astimezone(zone)
+    return (_EPOCH + timedelta(0, 0, instant)).astimezone(zone)
 
 
 def _offset(moment: datetime) -> int:

@@ -169,7 +169,7 @@ def test_windows_start_and_end_at_their_wall_times_across_dst(
     shifts = timeline(team, start, end)
     window_starts = set()
     window_ends = set()
-    for moment in (start, end, *(shift.start for shift in shifts)):
+    for moment in (start, end, *(m for shift in shifts for m in (shift.start, shift.end))):
         for _, opens, closes in oracle.windows(schedule, moment):
             window_starts.add(opens)
             window_ends.add(closes)

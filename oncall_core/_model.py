@@ -10,13 +10,14 @@ from __future__ import annotations
 import enum
 import functools
 from collections.abc import Iterable
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
 from ._errors import ValidationError
+from ._time import instant_us
 
 
 class Weekday(enum.IntEnum):
@@ -67,10 +68,30 @@ def zone_named(name: str) -> ZoneInfo:
         raise ValidationError(f"unknown time zone: {name}", field="timezone") from None
 
 
+# Instants outside this range are rejected: no schedule runs there, and the
+# arithmetic around them would leave datetime's range (years 1 to 9999).
+EARLIEST = instant_us(datetime(1900, 1, 1, tzinfo=UTC))
+LATEST = instant_us(datetime(2400, 1, 1, tzinfo=UTC))
+
+
+def supported_instant(moment: object, field: str) -> int:
+    """Microseconds of an aware datetime between 1900 and 2400.
+
+    Raises :class:`ValidationError` naming ``field`` otherwise: a naive datetime
+    is rejected, never guessed.
+    """
+    if not isinstance(moment, datetime) or moment.utcoffset() is None:
+        raise ValidationError(f"{field} must be a datetime with a UTC offset", field=field)
+    instant = instant_us(moment)
+    if not EARLIEST <= instant < LATEST:
+        raise ValidationError(f"{field} must be between the years 1900 and 2400", field=field)
+    return instant
+
+
 def _require_aware(field: str) -> Any:
     def check(_instance: object, _attribute: object, value: datetime | None) -> None:
-        if value is not None and value.utcoffset() is None:
-            raise ValidationError(f"{field} must have a UTC offset", field=field)
+        if value is not None:
+            supported_instant(value, field)
 
     return check
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Sequence
 
 import attrs
@@ -25,17 +27,22 @@ class OverrideMap:
 
     @classmethod
     def of(cls, overrides: Sequence[Override]) -> OverrideMap:
-        """Flatten overrides given in creation order."""
-        spans = [(instant_us(o.start), instant_us(o.end), o) for o in overrides]
-        points = sorted({point for start, end, _ in spans for point in (start, end)})
+        """Flatten overrides given in creation order (a sweep: O(n log n))."""
+        starting: dict[int, list[int]] = defaultdict(list)
+        ends: list[int] = []
+        for index, override in enumerate(overrides):
+            starting[instant_us(override.start)].append(index)
+            ends.append(instant_us(override.end))
+        points = sorted({*starting, *ends})
+        active: list[tuple[int, int]] = []  # heap of (-creation index, end): latest on top
         bounds: list[int] = []
         winners: list[Override | None] = []
         for point in points:
-            winner = None
-            for start, end, override in reversed(spans):
-                if start <= point < end:
-                    winner = override
-                    break
+            for index in starting.get(point, ()):
+                heapq.heappush(active, (-index, ends[index]))
+            while active and active[0][1] <= point:
+                heapq.heappop(active)  # ended; ended ones deeper down surface later
+            winner = overrides[-active[0][0]] if active else None
             if winners and winners[-1] is winner:
                 continue  # same winner as the interval before: one interval
             bounds.append(point)

@@ -26,11 +26,19 @@ from typing import NamedTuple
 
 import attrs
 
-from ._errors import ValidationError
-from ._model import OnCall, Override, RotationKind, Schedule, TeamState, zone_named
+from ._model import (
+    LATEST,
+    OnCall,
+    Override,
+    RotationKind,
+    Schedule,
+    TeamState,
+    supported_instant,
+    zone_named,
+)
 from ._overrides import OverrideMap
 from ._rotation import History, Turns
-from ._time import ZoneClock, clock_of, instant_us, to_datetime
+from ._time import ZoneClock, clock_of, to_datetime
 from ._windows import WindowPattern
 
 
@@ -201,7 +209,7 @@ def follow(
     at, current = instant, answer
     while True:
         candidate = _next_candidate(scope, at, current)
-        if candidate is None:
+        if candidate is None or candidate >= LATEST:
             return None, None
         if limit is not None and candidate >= limit:
             return candidate, None
@@ -209,13 +217,6 @@ def follow(
         if not same_answer(following, answer):
             return candidate, following
         at, current = candidate, following
-
-
-def require_aware(moment: datetime, field: str) -> int:
-    """Microseconds of an aware datetime; a naive one is rejected, never guessed."""
-    if not isinstance(moment, datetime) or moment.utcoffset() is None:
-        raise ValidationError(f"{field} must be a datetime with a UTC offset", field=field)
-    return instant_us(moment)
 
 
 def _on_call(scope: Scope, instant: int, answer: Answer) -> OnCall:
@@ -235,7 +236,7 @@ def oncall_at(team: TeamState, at: datetime) -> OnCall | None:
 
     Raises :class:`ValidationError` when ``at`` has no UTC offset.
     """
-    instant = require_aware(at, "at")
+    instant = supported_instant(at, "at")
     scope = compile_team(team)
     answer = resolve(scope, instant)
     return _on_call(scope, instant, answer) if answer is not None else None
@@ -247,7 +248,7 @@ def everyone_on_call(team: TeamState, at: datetime) -> tuple[OnCall, ...]:
     Each answer's ``until`` and ``next_*`` describe that schedule alone.  When no
     schedule covers ``at`` but a team-wide override does, that one answer.
     """
-    instant = require_aware(at, "at")
+    instant = supported_instant(at, "at")
     team_scope = compile_team(team)
     answers: list[OnCall] = []
     for plan in team_scope.plans:

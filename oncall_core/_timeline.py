@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from ._errors import NotFound, ValidationError
-from ._model import Gap, RotationKind, Shift, Source, TeamState, Turn
-from ._resolve import Answer, compile_team, follow, require_aware, resolve
+from ._model import Gap, RotationKind, Shift, Source, TeamState, Turn, supported_instant
+from ._resolve import Answer, compile_team, follow, resolve
 from ._time import DAY, instant_of, to_datetime, wall_clock
 
 
@@ -23,8 +23,8 @@ def _segments(
     team: TeamState, start: datetime, end: datetime
 ) -> Iterator[tuple[int, int, Answer | None]]:
     """(start, end, answer) for consecutive segments covering [start, end)."""
-    low = require_aware(start, "start")
-    high = require_aware(end, "end")
+    low = supported_instant(start, "start")
+    high = supported_instant(end, "end")
     if high < low:
         raise ValidationError("end must not be before start", field="end")
     scope = compile_team(team)
@@ -84,9 +84,9 @@ def rotation_turns(team: TeamState, schedule: str, start: datetime, count: int) 
     history in force at each turn's start.  Raises :class:`NotFound` for an
     unknown schedule and :class:`ValidationError` for a manual rotation.
     """
-    instant = require_aware(start, "start")
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise ValidationError("count must be a non-negative integer", field="count")
+    instant = supported_instant(start, "start")
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 10_000:
+        raise ValidationError("count must be an integer from 0 to 10000", field="count")
     plan = next((p for p in compile_team(team).plans if p.schedule.name == schedule), None)
     if plan is None:
         raise NotFound(f"no schedule named {schedule!r}", team=team.team, name=schedule)

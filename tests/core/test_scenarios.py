@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
@@ -448,3 +448,36 @@ def test_naive_query_instants_are_rejected(moment: str) -> None:
     state = team(schedule(start="9:00AM", end="5:00PM"))
     with pytest.raises(ValidationError):
         oncall_at(state, datetime.fromisoformat(moment))
+
+
+class TestRangeEdges:
+    every_day = schedule(
+        start="12:00AM",
+        end="12:00AM",
+        overnight=True,
+        members=["A", "B"],
+        rotation={"kind": "weekly", "start": "2025-01-06T00:00:00Z"},
+    )
+
+    @pytest.mark.parametrize("year", [1, 1899, 2400, 9999])
+    def test_instants_outside_the_supported_range_are_rejected(self, year: int) -> None:
+        from oncall_core import ValidationError
+
+        with pytest.raises(ValidationError) as caught:
+            oncall_at(team(self.every_day), datetime(year, 6, 1, tzinfo=UTC))
+        assert caught.value.field == "at"
+
+    def test_no_change_is_reported_beyond_the_supported_range(self) -> None:
+        answer = oncall_at(team(self.every_day), at("2399-12-31T12:00:00Z"))
+        assert answer is not None and answer.until is None
+
+    def test_anchors_outside_the_range_are_rejected(self) -> None:
+        from oncall_core import ValidationError
+
+        with pytest.raises(ValidationError) as caught:
+            schedule(
+                start="9:00AM",
+                end="5:00PM",
+                rotation={"kind": "daily", "start": "0001-01-01T00:00:00Z"},
+            )
+        assert caught.value.field == "rotation.start"

@@ -18,6 +18,7 @@ from oncall_core import (
     Shift,
     Source,
     TeamState,
+    everyone_on_call,
     from_json,
     oncall_at,
     rotation_turns,
@@ -196,3 +197,14 @@ def test_rotation_turns_agree_with_oncall_at_inside_windows(
         answer = oncall_at(team, turn.start)
         if answer is not None:
             assert answer.member == turn.member
+
+
+@given(team_states(), instants())
+def test_everyone_on_call_leads_with_the_team_answer(team: TeamState, at: datetime) -> None:
+    everyone = everyone_on_call(team, at)
+    answer = oncall_at(team, at)
+    assert (answer is None) == (not everyone)
+    if answer is not None:
+        assert key(everyone[0]) == key(answer)
+        covering = [s.name for s in team.schedules if oracle.covering_day(s, at) is not None]
+        assert sorted(a.schedule for a in everyone if a.schedule) == sorted(covering)

@@ -12,6 +12,7 @@ from ._errors import (
     StorageUnavailable,
     ValidationError,
 )
+from ._memory import MemoryStore
 from ._model import (
     MANUAL,
     Gap,
@@ -28,6 +29,7 @@ from ._model import (
     Weekday,
 )
 from ._resolve import everyone_on_call, oncall_at
+from ._store import Store
 from ._timeline import gaps, hours_per_member, rotation_turns, timeline
 from ._wire import (
     converter,
@@ -46,6 +48,7 @@ __all__ = [
     "MANUAL",
     "Conflict",
     "Gap",
+    "MemoryStore",
     "NotFound",
     "OnCall",
     "OncallError",
@@ -58,6 +61,7 @@ __all__ = [
     "Shift",
     "Source",
     "StorageUnavailable",
+    "Store",
     "TeamState",
     "Turn",
     "ValidationError",

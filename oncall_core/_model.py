@@ -260,7 +260,7 @@ class Override:
     A team-wide override (``schedule=None``) also fills time no schedule covers;
     one limited to a schedule applies only inside that schedule's windows.
     Between overlapping overrides, the one created later (later in
-    :attr:`TeamState.overrides`) wins.
+    :attr:`TeamState.overrides`) wins.  ``id`` is assigned by a store.
     """
 
     member: str = attrs.field(validator=_require_text("member is required", "member"))
@@ -268,6 +268,7 @@ class Override:
     end: datetime = attrs.field(validator=_require_aware("end"))
     schedule: str | None = None
     reason: str | None = None
+    id: int | None = None  # given by the store that keeps the override
 
     def __attrs_post_init__(self) -> None:
         if self.end <= self.start:

@@ -1,0 +1,56 @@
+"""One place that turns psycopg's errors into oncall_core's domain errors.
+
+Every store call runs inside :func:`mapped`; the constraint names it matches
+are those of ``sql/migrations``.  The original error stays as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from psycopg import OperationalError, errors
+from psycopg_pool import PoolTimeout
+
+from oncall_core import (
+    Conflict,
+    NotFound,
+    OncallError,
+    ScheduleExists,
+    StorageUnavailable,
+    ValidationError,
+)
+
+
+@asynccontextmanager
+async def mapped(*, team: str | None = None, name: str | None = None) -> AsyncIterator[None]:
+    """Raise the domain error matching any database error raised inside.
+
+    ``team`` and ``name`` describe the schedule the call is about, for the errors
+    that name it.
+    """
+    try:
+        yield
+    except OncallError:
+        raise
+    except errors.UniqueViolation as error:
+        if error.diag.constraint_name == "schedules_team_name_key" and team and name:
+            raise ScheduleExists(team, name) from error
+        raise Conflict(f"already exists ({error.diag.constraint_name})") from error
+    except errors.ForeignKeyViolation as error:
+        raise NotFound(f"a referenced row does not exist ({error.diag.constraint_name})") from error
+    except errors.CheckViolation as error:
+        raise ValidationError(f"rejected by the database ({error.diag.constraint_name})") from error
+    except (errors.SerializationFailure, errors.DeadlockDetected) as error:
+        raise Conflict("a concurrent change got in the way; try again") from error
+    except PoolTimeout as error:
+        raise StorageUnavailable("storage unavailable: no database connection in time") from error
+    except OperationalError as error:
+        raise StorageUnavailable(f"storage unavailable: {error}") from error
+
+
+def connection_broke(error: StorageUnavailable) -> bool:
+    """Whether the call failed on a broken connection (worth retrying on another one)
+    rather than for want of a free connection (which already waited its time)."""
+    cause = error.__cause__
+    return isinstance(cause, OperationalError) and not isinstance(cause, PoolTimeout)

@@ -1,0 +1,365 @@
+"""PostgresStore: the :class:`oncall_core.Store` protocol on PostgreSQL (psycopg 3, async).
+
+Connections come from a ``psycopg_pool.AsyncConnectionPool`` in autocommit
+mode: a read is one statement and one round trip (``load_team`` returns the
+whole team as one JSON document), and each write runs in one explicit
+transaction.  Every statement is a named, parametrised query from
+``sql/queries.sql``; every call goes through :func:`oncall_pg._errors.mapped`,
+so callers see only oncall_core's domain errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, time
+from typing import Any, TypeVar
+
+import attrs
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from oncall_core import (
+    Override,
+    Rotation,
+    RotationChange,
+    RotationKind,
+    Schedule,
+    StorageUnavailable,
+    TeamState,
+)
+from oncall_core._store import (
+    check_new_override,
+    check_rotation_change,
+    override_not_found,
+    schedule_not_found,
+    team_not_found,
+)
+
+from ._errors import connection_broke, mapped
+from ._queries import QUERIES
+
+T = TypeVar("T")
+Connection = AsyncConnection[dict[str, Any]]
+
+# A read that fails because its connection broke (the server restarted, a
+# network blip) is retried on another connection; a write is not, since it may
+# have committed.  The pool drops broken connections as they come back.
+_READ_ATTEMPTS = 4
+
+
+class PostgresStore:
+    """A :class:`oncall_core.Store` backed by PostgreSQL."""
+
+    def __init__(self, pool: AsyncConnectionPool[Connection], *, owns_pool: bool = False) -> None:
+        """Use an open pool of autocommit connections with ``dict_row`` rows.
+
+        A pool passed in is closed by :meth:`close` only when ``owns_pool``.
+        """
+        self._pool = pool
+        self._owns_pool = owns_pool
+
+    @classmethod
+    async def open(
+        cls,
+        conninfo: str,
+        *,
+        min_size: int = 2,
+        max_size: int = 10,
+        timeout: float = 5.0,
+    ) -> PostgresStore:
+        """Open a pool to ``conninfo`` and a store that owns it.
+
+        ``timeout`` bounds both the wait for the first connections and, later, the
+        wait for a free connection, after which calls raise StorageUnavailable.
+        """
+        pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            open=False,
+        )
+        async with mapped():
+            await pool.open(wait=True, timeout=timeout)
+        return cls(pool, owns_pool=True)
+
+    async def close(self) -> None:
+        """Close the pool if this store opened it."""
+        if self._owns_pool:
+            await self._pool.close()
+
+    async def _read(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        for attempt in range(1, _READ_ATTEMPTS + 1):
+            try:
+                async with mapped(), self._pool.connection() as connection:
+                    return await work(connection)
+            except StorageUnavailable as error:
+                if not connection_broke(error) or attempt == _READ_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.05 * (attempt - 1))
+        raise AssertionError("unreachable")
+
+    async def _write(self, work: Callable[[Connection], Awaitable[T]], **context: str) -> T:
+        async with (
+            mapped(**context),
+            self._pool.connection() as connection,
+            connection.transaction(),
+        ):
+            return await work(connection)
+
+    # Reads
+
+    async def load_team(self, team: str) -> TeamState | None:
+        """See :meth:`oncall_core.Store.load_team`: one statement, one round trip."""
+
+        async def work(connection: Connection) -> TeamState | None:
+            cursor = await connection.execute(QUERIES["load_team"], {"team": team})
+            row = await cursor.fetchone()
+            return _team_state(team, row["state"]) if row is not None else None
+
+        return await self._read(work)
+
+    async def list_teams(self) -> tuple[str, ...]:
+        """See :meth:`oncall_core.Store.list_teams`."""
+
+        async def work(connection: Connection) -> tuple[str, ...]:
+            cursor = await connection.execute(QUERIES["list_teams"])
+            return tuple(row["name"] for row in await cursor.fetchall())
+
+        return await self._read(work)
+
+    async def list_schedules(self, team: str) -> tuple[Schedule, ...]:
+        """See :meth:`oncall_core.Store.list_schedules`."""
+        state = await self.load_team(team)
+        return state.schedules if state is not None else ()
+
+    async def get_schedule(self, team: str, name: str) -> Schedule:
+        """See :meth:`oncall_core.Store.get_schedule`."""
+        for schedule in await self.list_schedules(team):
+            if schedule.name == name:
+                return schedule
+        raise schedule_not_found(team, name)
+
+    async def list_overrides(self, team: str) -> tuple[Override, ...]:
+        """See :meth:`oncall_core.Store.list_overrides`."""
+        state = await self.load_team(team)
+        return state.overrides if state is not None else ()
+
+    # Writes
+
+    async def create_schedule(self, schedule: Schedule) -> Schedule:
+        """See :meth:`oncall_core.Store.create_schedule`: one transaction."""
+
+        async def work(connection: Connection) -> Schedule:
+            team_id = await _one(connection, "upsert_team", team=schedule.team)
+            schedule_id = await _one(
+                connection, "insert_schedule", team_id=team_id, **_schedule_row(schedule)
+            )
+            await _write_days_and_members(connection, team_id, schedule_id, schedule)
+            return schedule
+
+        return await self._write(work, team=schedule.team, name=schedule.name)
+
+    async def replace_schedule(self, schedule: Schedule) -> Schedule:
+        """See :meth:`oncall_core.Store.replace_schedule`."""
+
+        async def work(connection: Connection) -> Schedule:
+            row = await _locked_schedule(connection, schedule.team, schedule.name)
+            team_id = await _one(connection, "find_team", team=schedule.team)
+            await connection.execute(
+                QUERIES["update_schedule"], {"schedule_id": row["id"], **_schedule_row(schedule)}
+            )
+            await connection.execute(
+                QUERIES["delete_schedule_days_and_members"], {"schedule_id": row["id"]}
+            )
+            await _write_days_and_members(connection, team_id, row["id"], schedule)
+            return schedule
+
+        return await self._write(work, team=schedule.team, name=schedule.name)
+
+    async def delete_schedule(self, team: str, name: str) -> None:
+        """See :meth:`oncall_core.Store.delete_schedule`."""
+
+        async def work(connection: Connection) -> None:
+            cursor = await connection.execute(
+                QUERIES["delete_schedule"], {"team": team, "name": name}
+            )
+            if await cursor.fetchone() is None:
+                raise schedule_not_found(team, name)
+
+        await self._write(work, team=team, name=name)
+
+    async def append_rotation_change(self, team: str, change: RotationChange) -> RotationChange:
+        """See :meth:`oncall_core.Store.append_rotation_change`.
+
+        The schedule's row lock serialises concurrent appends: none is lost, none
+        is applied twice, and each gets the next sequence number.
+        """
+
+        async def work(connection: Connection) -> RotationChange:
+            row = await _locked_schedule(connection, team, change.schedule)
+            check_rotation_change(row["members"], change)
+            await connection.execute(
+                QUERIES["append_rotation_change"],
+                {
+                    "schedule_id": row["id"],
+                    "effective": change.effective,
+                    "position": change.position,
+                },
+            )
+            return change
+
+        return await self._write(work, team=team, name=change.schedule)
+
+    async def add_override(self, team: str, override: Override) -> Override:
+        """See :meth:`oncall_core.Store.add_override`."""
+        check_new_override(override)
+
+        async def work(connection: Connection) -> Override:
+            team_row = await _optional(connection, "find_team", team=team)
+            if team_row is None:
+                raise team_not_found(team)
+            schedule_id = None
+            if override.schedule is not None:
+                found = await _optional(
+                    connection, "find_schedule", team_id=team_row, name=override.schedule
+                )
+                if found is None:
+                    raise schedule_not_found(team, override.schedule)
+                schedule_id = found
+            users = await _user_ids(connection, [override.member])
+            override_id = await _one(
+                connection,
+                "insert_override",
+                team_id=team_row,
+                schedule_id=schedule_id,
+                user_id=users[override.member],
+                start=override.start,
+                end=override.end,
+                reason=override.reason,
+            )
+            return attrs.evolve(override, id=override_id)
+
+        return await self._write(work, team=team)
+
+    async def delete_override(self, team: str, override_id: int) -> None:
+        """See :meth:`oncall_core.Store.delete_override`."""
+
+        async def work(connection: Connection) -> None:
+            cursor = await connection.execute(
+                QUERIES["delete_override"], {"team": team, "id": override_id}
+            )
+            if await cursor.fetchone() is None:
+                raise override_not_found(team, override_id)
+
+        await self._write(work, team=team)
+
+
+async def _one(connection: Connection, query: str, **params: Any) -> Any:
+    """The first column of the one row a query returns."""
+    value = await _optional(connection, query, **params)
+    if value is None:
+        raise LookupError(f"{query} returned no row")
+    return value
+
+
+async def _optional(connection: Connection, query: str, **params: Any) -> Any:
+    """The first column of the first row a query returns, or None."""
+    cursor = await connection.execute(QUERIES[query], params)
+    row = await cursor.fetchone()
+    return next(iter(row.values())) if row is not None else None
+
+
+async def _locked_schedule(connection: Connection, team: str, name: str) -> dict[str, Any]:
+    cursor = await connection.execute(QUERIES["lock_schedule"], {"team": team, "name": name})
+    row = await cursor.fetchone()
+    if row is None:
+        raise schedule_not_found(team, name)
+    return row
+
+
+async def _user_ids(connection: Connection, names: Sequence[str]) -> dict[str, int]:
+    cursor = await connection.execute(QUERIES["upsert_users"], {"names": list(names)})
+    return {row["username"]: row["id"] for row in await cursor.fetchall()}
+
+
+async def _write_days_and_members(
+    connection: Connection, team_id: int, schedule_id: int, schedule: Schedule
+) -> None:
+    users = await _user_ids(connection, schedule.members)
+    await connection.execute(
+        QUERIES["add_team_members"], {"team_id": team_id, "user_ids": list(users.values())}
+    )
+    await connection.execute(
+        QUERIES["insert_days"],
+        {"schedule_id": schedule_id, "days": sorted(int(day) for day in schedule.days)},
+    )
+    await connection.execute(
+        QUERIES["insert_members"],
+        {"schedule_id": schedule_id, "user_ids": [users[m] for m in schedule.members]},
+    )
+
+
+def _schedule_row(schedule: Schedule) -> dict[str, Any]:
+    """The ``schedules`` columns of a schedule, as query parameters."""
+    return {
+        "name": schedule.name,
+        "start": schedule.start,
+        "end": schedule.end,
+        "overnight": schedule.overnight,
+        "timezone": schedule.timezone,
+        "kind": schedule.rotation.kind.value,
+        "every": schedule.rotation.every,
+        "rotation_start": schedule.rotation.start,
+        "priority": schedule.priority,
+    }
+
+
+def _team_state(team: str, document: dict[str, Any]) -> TeamState:
+    """A TeamState from the JSON document of the ``load_team`` query."""
+    schedules = [
+        Schedule(
+            team=team,
+            name=row["name"],
+            members=row["members"] or (),
+            days=row["days"] or (),
+            start=time.fromisoformat(row["start"]),
+            end=time.fromisoformat(row["end"]),
+            overnight=row["overnight"],
+            timezone=row["timezone"],
+            rotation=Rotation(
+                kind=RotationKind(row["kind"]),
+                every=row["every"],
+                start=_instant(row["rotation_start"]),
+            ),
+            priority=row["priority"],
+        )
+        for row in document["schedules"]
+    ]
+    changes = [
+        RotationChange(
+            schedule=row["schedule"],
+            effective=datetime.fromisoformat(row["effective"]),
+            position=row["position"],
+        )
+        for row in document["changes"]
+    ]
+    overrides = [
+        Override(
+            id=row["id"],
+            member=row["member"],
+            start=datetime.fromisoformat(row["start"]),
+            end=datetime.fromisoformat(row["end"]),
+            schedule=row["schedule"],
+            reason=row["reason"],
+        )
+        for row in document["overrides"]
+    ]
+    return TeamState(team=team, schedules=schedules, changes=changes, overrides=overrides)
+
+
+def _instant(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text is not None else None

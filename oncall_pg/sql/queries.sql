@@ -1,0 +1,135 @@
+-- upsert_team --
+-- Create the team if it does not exist; its id either way
+INSERT INTO teams (name) VALUES (%(team)s)
+ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+RETURNING id;
+
+-- upsert_users --
+-- Create the users that do not exist yet (sorted, so concurrent callers lock rows
+-- in the same order); the ids of all of them
+INSERT INTO users (username)
+SELECT DISTINCT username FROM unnest(%(names)s::text[]) AS names (username) ORDER BY username
+ON CONFLICT (username) DO UPDATE SET username = EXCLUDED.username
+RETURNING id, username;
+
+-- add_team_members --
+-- Record users as members of a team
+INSERT INTO team_members (team_id, user_id)
+SELECT %(team_id)s, user_id FROM unnest(%(user_ids)s::bigint[]) AS ids (user_id)
+ON CONFLICT DO NOTHING;
+
+-- insert_schedule --
+-- Store a schedule's own row; a duplicate (team, name) violates schedules_team_name_key
+INSERT INTO schedules (
+    team_id, name, start_time, end_time, overnight, timezone,
+    rotation_kind, rotation_every, rotation_start, priority
+) VALUES (
+    %(team_id)s, %(name)s, %(start)s, %(end)s, %(overnight)s, %(timezone)s,
+    %(kind)s, %(every)s, %(rotation_start)s, %(priority)s
+)
+RETURNING id;
+
+-- update_schedule --
+-- Replace a schedule's own row, keeping its id (so its place, history and overrides)
+UPDATE schedules SET
+    start_time = %(start)s, end_time = %(end)s, overnight = %(overnight)s,
+    timezone = %(timezone)s, rotation_kind = %(kind)s, rotation_every = %(every)s,
+    rotation_start = %(rotation_start)s, priority = %(priority)s
+WHERE id = %(schedule_id)s;
+
+-- delete_schedule_days_and_members --
+-- Clear a schedule's days and members before writing them again
+WITH days AS (DELETE FROM schedule_days WHERE schedule_id = %(schedule_id)s)
+DELETE FROM schedule_members WHERE schedule_id = %(schedule_id)s;
+
+-- insert_days --
+-- Store a schedule's weekdays (Monday = 0)
+INSERT INTO schedule_days (schedule_id, weekday)
+SELECT %(schedule_id)s, weekday FROM unnest(%(days)s::smallint[]) AS days (weekday);
+
+-- insert_members --
+-- Store a schedule's members in rotation order (a user may appear more than once)
+INSERT INTO schedule_members (schedule_id, position, user_id)
+SELECT %(schedule_id)s, ordinality - 1, user_id
+FROM unnest(%(user_ids)s::bigint[]) WITH ORDINALITY AS members (user_id, ordinality);
+
+-- lock_schedule --
+-- A team's schedule by name, locked until the end of the transaction, with its member count
+SELECT s.id, (SELECT count(*) FROM schedule_members m WHERE m.schedule_id = s.id) AS members
+FROM schedules s JOIN teams t ON t.id = s.team_id
+WHERE t.name = %(team)s AND s.name = %(name)s
+FOR UPDATE OF s;
+
+-- delete_schedule --
+-- Delete a schedule; its days, members, history and limited overrides go with it
+DELETE FROM schedules s USING teams t
+WHERE t.id = s.team_id AND t.name = %(team)s AND s.name = %(name)s
+RETURNING s.id;
+
+-- list_teams --
+-- All team names, sorted
+SELECT name FROM teams ORDER BY name;
+
+-- append_rotation_change --
+-- Append to a schedule's history (the caller holds the schedule's row lock)
+INSERT INTO rotation_changes (schedule_id, sequence, effective_at, position)
+SELECT %(schedule_id)s, coalesce(max(sequence), 0) + 1, %(effective)s, %(position)s
+FROM rotation_changes WHERE schedule_id = %(schedule_id)s;
+
+-- find_team --
+-- A team's id by name
+SELECT id FROM teams WHERE name = %(team)s;
+
+-- find_schedule --
+-- A schedule's id by team id and name
+SELECT id FROM schedules WHERE team_id = %(team_id)s AND name = %(name)s;
+
+-- insert_override --
+-- Store an override; its id
+INSERT INTO overrides (team_id, schedule_id, user_id, starts_at, ends_at, reason)
+VALUES (%(team_id)s, %(schedule_id)s, %(user_id)s, %(start)s, %(end)s, %(reason)s)
+RETURNING id;
+
+-- delete_override --
+-- Delete one override of a team
+DELETE FROM overrides o USING teams t
+WHERE t.id = o.team_id AND t.name = %(team)s AND o.id = %(id)s
+RETURNING o.id;
+
+-- load_team --
+-- Everything needed to resolve one team, as one JSON document (one round trip)
+SELECT json_build_object(
+    'schedules', coalesce((
+        SELECT json_agg(json_build_object(
+            'name', s.name, 'start', s.start_time, 'end', s.end_time,
+            'overnight', s.overnight, 'timezone', s.timezone,
+            'kind', s.rotation_kind, 'every', s.rotation_every,
+            'rotation_start', s.rotation_start, 'priority', s.priority,
+            'days', (SELECT array_agg(d.weekday) FROM schedule_days d WHERE d.schedule_id = s.id),
+            'members', (
+                SELECT array_agg(u.username ORDER BY m.position)
+                FROM schedule_members m JOIN users u ON u.id = m.user_id
+                WHERE m.schedule_id = s.id
+            )
+        ) ORDER BY s.id)
+        FROM schedules s WHERE s.team_id = t.id
+    ), '[]'),
+    'changes', coalesce((
+        SELECT json_agg(json_build_object(
+            'schedule', s.name, 'effective', c.effective_at, 'position', c.position
+        ) ORDER BY c.id)
+        FROM schedules s JOIN rotation_changes c ON c.schedule_id = s.id
+        WHERE s.team_id = t.id
+    ), '[]'),
+    'overrides', coalesce((
+        SELECT json_agg(json_build_object(
+            'id', o.id, 'member', u.username, 'start', o.starts_at, 'end', o.ends_at,
+            'schedule', s.name, 'reason', o.reason
+        ) ORDER BY o.id)
+        FROM overrides o
+        JOIN users u ON u.id = o.user_id
+        LEFT JOIN schedules s ON s.id = o.schedule_id
+        WHERE o.team_id = t.id
+    ), '[]')
+) AS state
+FROM teams t WHERE t.name = %(team)s;

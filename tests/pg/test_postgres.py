@@ -1,0 +1,164 @@
+"""PostgreSQL-only behaviour: migrations, concurrency, round trips, durability, outages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from oncall_core import (
+    RotationChange,
+    Schedule,
+    ScheduleExists,
+    StorageUnavailable,
+    Weekday,
+    oncall_at,
+)
+from oncall_pg import PostgresStore, SchemaTooNew, migrate, migrations
+
+NOON = datetime(2025, 5, 5, 12, tzinfo=UTC)
+
+
+def schedule(team: str = "ops", name: str = "primary") -> Schedule:
+    return Schedule(
+        team=team,
+        name=name,
+        members=["Ann", "Bob", "Cid"],
+        days=list(Weekday),
+        start=time(0),
+        end=time(0),
+        overnight=True,
+    )
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[PostgresStore]:
+    opened = await PostgresStore.open(database_url, min_size=2, max_size=10)
+    yield opened
+    await opened.close()
+
+
+class TestMigrations:
+    async def test_from_empty_then_again(self, empty_database_url: str) -> None:
+        versions = tuple(migration.version for migration in migrations())
+        assert versions == tuple(sorted(versions)) and versions[0] == 1
+        async with await psycopg.AsyncConnection.connect(
+            empty_database_url, autocommit=True
+        ) as connection:
+            assert await migrate(connection) == versions
+            assert await migrate(connection) == ()
+            cursor = await connection.execute("SELECT version FROM schema_migrations")
+            assert sorted(row[0] for row in await cursor.fetchall()) == list(versions)
+
+    async def test_two_migrators_racing_migrate_once(self, empty_database_url: str) -> None:
+        async def run() -> tuple[int, ...]:
+            async with await psycopg.AsyncConnection.connect(
+                empty_database_url, autocommit=True
+            ) as connection:
+                return await migrate(connection)
+
+        results = await asyncio.gather(run(), run(), run())
+        assert sorted(results, key=len) == [(), (), tuple(m.version for m in migrations())]
+
+    async def test_a_newer_schema_is_refused(self, database_url: str) -> None:
+        async with await psycopg.AsyncConnection.connect(
+            database_url, autocommit=True
+        ) as connection:
+            await connection.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (9999, 'from_the_future')"
+            )
+            with pytest.raises(SchemaTooNew):
+                await migrate(connection)
+
+    async def test_migrate_needs_autocommit(self, database_url: str) -> None:
+        async with await psycopg.AsyncConnection.connect(database_url) as connection:
+            with pytest.raises(ValueError):
+                await migrate(connection)
+
+
+class TestConcurrency:
+    async def test_fifty_concurrent_creates_of_one_name_make_one_schedule(
+        self, store: PostgresStore
+    ) -> None:
+        results = await asyncio.gather(
+            *(store.create_schedule(schedule()) for _ in range(50)), return_exceptions=True
+        )
+        assert sum(1 for result in results if isinstance(result, Schedule)) == 1
+        assert all(isinstance(r, ScheduleExists) for r in results if not isinstance(r, Schedule))
+        assert await store.list_schedules("ops") == (schedule(),)
+
+    async def test_fifty_concurrent_rotates_make_fifty_steps(self, store: PostgresStore) -> None:
+        await store.create_schedule(schedule())
+        change = RotationChange(schedule="primary", effective=NOON)
+        await asyncio.gather(*(store.append_rotation_change("ops", change) for _ in range(50)))
+        state = await store.load_team("ops")
+        assert state is not None and len(state.changes) == 50
+        answer = oncall_at(state, NOON)
+        assert answer is not None and answer.member == ["Ann", "Bob", "Cid"][50 % 3]
+        async with store._pool.connection() as connection:
+            cursor = await connection.execute("SELECT sequence FROM rotation_changes")
+            assert sorted(row["sequence"] for row in await cursor.fetchall()) == list(range(1, 51))
+
+
+class CountingCursor(psycopg.AsyncCursor[Any]):
+    """A cursor that counts the statements sent through it."""
+
+    executed: list[str] = []  # noqa: RUF012 - shared on purpose: the test reads it
+
+    async def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        CountingCursor.executed.append(str(query))
+        return await super().execute(query, *args, **kwargs)
+
+
+async def test_loading_a_team_is_one_statement(database_url: str) -> None:
+    setup = await PostgresStore.open(database_url, min_size=1, max_size=1)
+    for name in ["primary", "secondary"]:
+        await setup.create_schedule(schedule(name=name))
+        await setup.append_rotation_change("ops", RotationChange(schedule=name, effective=NOON))
+    await setup.close()
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        database_url,
+        min_size=1,
+        max_size=1,
+        kwargs={"autocommit": True, "row_factory": dict_row, "cursor_factory": CountingCursor},
+        open=False,
+    )
+    await pool.open(wait=True)
+    store = PostgresStore(pool)
+    CountingCursor.executed.clear()
+    state = await store.load_team("ops")
+    assert state is not None and len(state.schedules) == 2 and len(state.changes) == 2
+    assert len(CountingCursor.executed) == 1
+    await pool.close()
+
+
+async def test_data_survives_closing_and_reopening_the_pool(database_url: str) -> None:
+    first = await PostgresStore.open(database_url, min_size=1, max_size=2)
+    await first.create_schedule(schedule())
+    await first.close()
+    second = await PostgresStore.open(database_url, min_size=1, max_size=2)
+    assert await second.list_schedules("ops") == (schedule(),)
+    await second.close()
+
+
+async def test_a_pool_passed_in_is_not_closed_by_the_store(database_url: str) -> None:
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        database_url, kwargs={"autocommit": True, "row_factory": dict_row}, open=False
+    )
+    await pool.open(wait=True)
+    await PostgresStore(pool).close()
+    assert not pool.closed
+    await pool.close()
+
+
+async def test_an_unreachable_server_is_storage_unavailable() -> None:
+    with pytest.raises(StorageUnavailable):
+        await PostgresStore.open(
+            "postgresql://nobody@/nothing?host=/nonexistent&connect_timeout=1", timeout=1
+        )

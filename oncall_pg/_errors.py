@@ -49,8 +49,11 @@ async def mapped(*, team: str | None = None, name: str | None = None) -> AsyncIt
         raise StorageUnavailable(f"storage unavailable: {error}") from error
 
 
-def connection_broke(error: StorageUnavailable) -> bool:
-    """Whether the call failed on a broken connection (worth retrying on another one)
-    rather than for want of a free connection (which already waited its time)."""
+def worth_retrying(error: OncallError) -> bool:
+    """Whether a read that failed this way may succeed at once on another connection:
+    the connection broke, or a concurrent transaction got in the way.  Not when no
+    connection came free in time (that already waited its time)."""
     cause = error.__cause__
+    if isinstance(cause, errors.SerializationFailure | errors.DeadlockDetected):
+        return True
     return isinstance(cause, OperationalError) and not isinstance(cause, PoolTimeout)

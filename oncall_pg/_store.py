@@ -21,6 +21,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from oncall_core import (
+    Conflict,
     Override,
     Rotation,
     RotationChange,
@@ -37,15 +38,15 @@ from oncall_core._store import (
     team_not_found,
 )
 
-from ._errors import connection_broke, mapped
+from ._errors import mapped, worth_retrying
 from ._queries import QUERIES
 
 T = TypeVar("T")
 Connection = AsyncConnection[dict[str, Any]]
 
-# A read that fails because its connection broke (the server restarted, a
-# network blip) is retried on another connection; a write is not, since it may
-# have committed.  The pool drops broken connections as they come back.
+# A read that fails because its connection broke mid-query (the server
+# restarted, a network blip) or lost a serialization race is retried; a write is
+# not, since it may have committed.  The pool drops broken connections.
 _READ_ATTEMPTS = 4
 
 
@@ -68,18 +69,26 @@ class PostgresStore:
         min_size: int = 2,
         max_size: int = 10,
         timeout: float = 5.0,
+        reconnect_timeout: float = 5.0,
     ) -> PostgresStore:
         """Open a pool to ``conninfo`` and a store that owns it.
 
         ``timeout`` bounds both the wait for the first connections and, later, the
         wait for a free connection, after which calls raise StorageUnavailable.
+        ``reconnect_timeout`` bounds how long the pool retries one lost connection
+        with growing pauses before starting afresh: after an outage, calls succeed
+        again within about that long of the server's return.
         """
         pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             conninfo,
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
+            reconnect_timeout=reconnect_timeout,
             kwargs={"autocommit": True, "row_factory": dict_row},
+            # One empty query per checkout: a connection broken by a server restart is
+            # replaced before use, so writes after an outage do not fail spuriously.
+            check=AsyncConnectionPool.check_connection,
             open=False,
         )
         async with mapped():
@@ -96,8 +105,8 @@ class PostgresStore:
             try:
                 async with mapped(), self._pool.connection() as connection:
                     return await work(connection)
-            except StorageUnavailable as error:
-                if not connection_broke(error) or attempt == _READ_ATTEMPTS:
+            except (StorageUnavailable, Conflict) as error:
+                if not worth_retrying(error) or attempt == _READ_ATTEMPTS:
                     raise
                 await asyncio.sleep(0.05 * (attempt - 1))
         raise AssertionError("unreachable")

@@ -83,9 +83,19 @@ def test_public_names_are_exported_and_documented() -> None:
             assert value.__doc__, f"{name} has no docstring"
 
 
-def test_mypy_strict_is_clean_on_the_core() -> None:
+def test_the_adapter_imports_no_server() -> None:
+    for path in sorted((ROOT / "oncall_pg").glob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                assert not any(n.split(".")[0] == "oncall_server" for n in names), path.name
+
+
+def test_mypy_strict_is_clean() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "oncall_core"],
+        [sys.executable, "-m", "mypy", "--strict", "oncall_core", "oncall_pg"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -13,14 +13,19 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from oncall_core import (
+    Conflict,
+    NotFound,
+    OncallError,
     RotationChange,
     Schedule,
     ScheduleExists,
     StorageUnavailable,
+    ValidationError,
     Weekday,
     oncall_at,
 )
 from oncall_pg import PostgresStore, SchemaTooNew, migrate, migrations
+from oncall_pg._errors import mapped
 
 NOON = datetime(2025, 5, 5, 12, tzinfo=UTC)
 
@@ -162,3 +167,22 @@ async def test_an_unreachable_server_is_storage_unavailable() -> None:
         await PostgresStore.open(
             "postgresql://nobody@/nothing?host=/nonexistent&connect_timeout=1", timeout=1
         )
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        ("INSERT INTO teams (name) VALUES ('ops'), ('ops')", Conflict),
+        ("INSERT INTO schedule_days (schedule_id, weekday) VALUES (424242, 1)", NotFound),
+        ("INSERT INTO teams (name) VALUES ('')", ValidationError),
+    ],
+)
+async def test_database_errors_become_domain_errors(
+    database_url: str, statement: str, expected: type[Exception]
+) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as connection:
+        with pytest.raises(expected) as caught:
+            async with mapped():
+                await connection.execute(statement)
+    assert isinstance(caught.value, OncallError)
+    assert isinstance(caught.value.__cause__, psycopg.Error)

@@ -177,14 +177,13 @@ class PostgresStore:
 
         async def work(connection: Connection) -> Schedule:
             row = await _locked_schedule(connection, schedule.team, schedule.name)
-            team_id = await _one(connection, "find_team", team=schedule.team)
             await connection.execute(
                 QUERIES["update_schedule"], {"schedule_id": row["id"], **_schedule_row(schedule)}
             )
             await connection.execute(
                 QUERIES["delete_schedule_days_and_members"], {"schedule_id": row["id"]}
             )
-            await _write_days_and_members(connection, team_id, row["id"], schedule)
+            await _write_days_and_members(connection, row["team_id"], row["id"], schedule)
             return schedule
 
         return await self._write(work, team=schedule.team, name=schedule.name)
@@ -228,22 +227,21 @@ class PostgresStore:
         check_new_override(override)
 
         async def work(connection: Connection) -> Override:
-            team_row = await _optional(connection, "find_team", team=team)
-            if team_row is None:
+            team_id = await _optional(connection, "find_team", team=team)
+            if team_id is None:
                 raise team_not_found(team)
             schedule_id = None
             if override.schedule is not None:
-                found = await _optional(
-                    connection, "find_schedule", team_id=team_row, name=override.schedule
+                schedule_id = await _optional(
+                    connection, "find_schedule", team_id=team_id, name=override.schedule
                 )
-                if found is None:
+                if schedule_id is None:
                     raise schedule_not_found(team, override.schedule)
-                schedule_id = found
             users = await _user_ids(connection, [override.member])
             override_id = await _one(
                 connection,
                 "insert_override",
-                team_id=team_row,
+                team_id=team_id,
                 schedule_id=schedule_id,
                 user_id=users[override.member],
                 start=override.start,

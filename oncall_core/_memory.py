@@ -137,5 +137,8 @@ class MemoryStore:
             )
         return record.state
 
+    async def ping(self) -> None:
+        """Always ready: the data is in this process."""
+
     async def close(self) -> None:
         """Nothing to release."""

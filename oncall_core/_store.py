@@ -84,6 +84,10 @@ class Store(Protocol):
         """Everything needed to resolve the team, in one call; None for an unknown team."""
         ...
 
+    async def ping(self) -> None:
+        """Check that the store can serve requests; :class:`StorageUnavailable` if not."""
+        ...
+
     async def close(self) -> None:
         """Release the store's resources."""
         ...

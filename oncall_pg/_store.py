@@ -131,6 +131,14 @@ class PostgresStore:
 
         return await self._read(work)
 
+    async def ping(self) -> None:
+        """See :meth:`oncall_core.Store.ping`: one trivial statement."""
+
+        async def work(connection: Connection) -> None:
+            await connection.execute(QUERIES["ping"])
+
+        await self._read(work)
+
     async def list_teams(self) -> tuple[str, ...]:
         """See :meth:`oncall_core.Store.list_teams`."""
 

@@ -95,7 +95,7 @@ def test_the_adapter_imports_no_server() -> None:
 
 def test_mypy_strict_is_clean() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "oncall_core", "oncall_pg"],
+        [sys.executable, "-m", "mypy", "--strict", "oncall_core", "oncall_pg", "oncall_server"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,3 +1,7 @@
+-- ping --
+-- A trivial statement: is the database there?
+SELECT 1 AS ok;
+
 -- upsert_team --
 -- Create the team if it does not exist; its id either way
 INSERT INTO teams (name) VALUES (%(team)s)

@@ -290,3 +290,7 @@ def test_any_team_round_trips_through_the_store(kind: str, request: pytest.Fixtu
         run_in_thread(scenario())
 
     round_trip()
+
+
+async def test_a_working_store_answers_ping(store: Store) -> None:
+    await store.ping()

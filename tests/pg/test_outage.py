@@ -58,6 +58,7 @@ async def test_calls_fail_with_storage_unavailable_and_recover_after_a_restart(
 
         server.stop()
         calls: list[Callable[[], Awaitable[object]]] = [
+            lambda: store.ping(),
             lambda: store.load_team("ops"),
             lambda: store.list_teams(),
             lambda: store.list_schedules("ops"),

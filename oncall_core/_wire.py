@@ -18,7 +18,7 @@ import cattrs
 from cattrs.preconf.json import make_converter
 
 from ._errors import ValidationError
-from ._model import Rotation, RotationKind, Schedule, Weekday, zone_named
+from ._model import Rotation, RotationKind, Schedule, Weekday, supported_instant, zone_named
 
 T = TypeVar("T")
 
@@ -86,11 +86,21 @@ def parse_instant(text: object, *, field: str = "time") -> datetime:
     """An aware datetime from RFC 3339 text with a UTC offset (``2025-04-28T14:30:00Z``).
 
     A time without an offset is rejected, not guessed.  Raises
-    :class:`ValidationError` ``invalid <field> format, use RFC3339 format``.
+    :class:`ValidationError` ``invalid <field> format, use RFC3339 format``, or
+    ``<field> must be between the years 1900 and 2400``.
     """
+    moment = _rfc3339(text)
+    if moment is None:
+        raise ValidationError(f"invalid {field} format, use RFC3339 format", field=field)
+    supported_instant(moment, field)
+    return moment
+
+
+def _rfc3339(text: object) -> datetime | None:
+    """The datetime RFC 3339 text denotes, or None if it is not RFC 3339 with an offset."""
     match = _RFC3339.fullmatch(text.strip()) if isinstance(text, str) else None
     if match is None:
-        raise ValidationError(f"invalid {field} format, use RFC3339 format", field=field)
+        return None
     assert isinstance(text, str)
     text = text.strip()
     fraction = match["fraction"]
@@ -101,8 +111,8 @@ def parse_instant(text: object, *, field: str = "time") -> datetime:
         text = text[:-1] + "+00:00"
     try:
         return datetime.fromisoformat(text)
-    except ValueError:
-        raise ValidationError(f"invalid {field} format, use RFC3339 format", field=field) from None
+    except ValueError:  # a well-formed but impossible date, such as month 13
+        return None
 
 
 def format_instant(moment: datetime) -> str:
@@ -225,10 +235,11 @@ def _unstructure_schedule(schedule: Schedule) -> dict[str, Any]:
 
 
 def _structure_instant(value: object, _type: object) -> datetime:
-    try:
-        return parse_instant(value)
-    except ValidationError:
-        raise ValidationError("expected an RFC 3339 time with a UTC offset") from None
+    # The model's validators check the range and name the field.
+    moment = _rfc3339(value)
+    if moment is None:
+        raise ValidationError("expected an RFC 3339 time with a UTC offset")
+    return moment
 
 
 def _unstructure_duration(duration: timedelta) -> float:

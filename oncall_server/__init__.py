@@ -6,5 +6,6 @@ call the core or the store, and map the result to HTTP.
 
 from ._app import create_app
 from ._cli import main
+from ._config import Config, ConfigError, load_config
 
-__all__ = ["create_app", "main"]
+__all__ = ["Config", "ConfigError", "create_app", "load_config", "main"]

@@ -12,9 +12,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import psycopg
 import uvicorn
 
 from oncall_core import OncallError
+from oncall_pg import EmbeddedPostgresError
 
 from ._app import create_app
 from ._config import Config, ConfigError, StorageMode, describe, load_config, storage_mode
@@ -73,7 +75,7 @@ def _migrate(config: Config) -> int:
 
     try:
         asyncio.run(run())
-    except OncallError as error:
+    except (OncallError, EmbeddedPostgresError, psycopg.Error, OSError) as error:
         log.error("migration failed", extra={"fields": {"error": str(error)}})
         return 1
     return 0
@@ -100,7 +102,6 @@ def _serve(config: Config) -> int:
     # shutdown here, so the process logs "stopped" and exits with status 0.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, lambda *_: None)
-    server.run()
+    server.run()  # exits the process with status 3 itself when start-up fails
     log.info("stopped")
-    # uvicorn reports a failed start-up (say, no database) by not having started.
-    return 0 if server.started else 1
+    return 0

@@ -7,11 +7,15 @@ Every error body is ``{"error": "..."}``, as in the seed service.
 
 from __future__ import annotations
 
+import logging
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from oncall_core import Conflict, NotFound, StorageUnavailable, ValidationError
+
+log = logging.getLogger("oncall_server")
 
 
 class PayloadTooLarge(Exception):
@@ -33,10 +37,17 @@ def error_response(status: int, message: str) -> JSONResponse:
 
 
 async def domain_error(_request: Request, error: Exception) -> Response:
-    """Map a domain error to its status; storage details stay in the logs."""
+    """Map a domain error to its status; storage details go to the log, not the client."""
     status = next(code for cls, code in ERROR_STATUSES.items() if isinstance(error, cls))
-    message = "storage unavailable" if isinstance(error, StorageUnavailable) else str(error)
-    return error_response(status, message)
+    if isinstance(error, StorageUnavailable):
+        log.warning("storage unavailable", extra={"fields": {"error": str(error)}})
+        return error_response(status, "storage unavailable")
+    return error_response(status, str(error))
+
+
+def internal_error() -> JSONResponse:
+    """The response to an unexpected error (a bug): the seed's shape, no details."""
+    return error_response(500, "internal server error")
 
 
 async def http_error(_request: Request, error: Exception) -> Response:

@@ -1,5 +1,8 @@
 """Structured logs: one JSON line per request and per lifecycle event.
 
+:class:`RequestLog` is the outermost layer of every request: it also answers an
+unexpected error (a bug) with a JSON 500 that carries the request id.
+
 Uses the standard ``logging`` module; :func:`configure_logging` installs a JSON
 formatter on the root logger.  Fields given as ``extra={"fields": {...}}`` become
 top-level keys of the line.  Request ids: an incoming ``X-Request-ID`` (if it is
@@ -18,6 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._errors import internal_error
 
 access_log = logging.getLogger("oncall_server.access")
 _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
@@ -64,7 +69,7 @@ class RequestLog:
             return
         request_id = _incoming_id(scope) or uuid.uuid4().hex
         started = time.perf_counter()
-        status = 500
+        status = 0  # until the response starts
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -78,6 +83,12 @@ class RequestLog:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # A bug: log it with the request id; answer in the usual shape if we still can.
+            access_log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
+            if status:
+                raise
+            await internal_error()(scope, receive, send_with_id)
         finally:
             access_log.info(
                 "request",

@@ -125,7 +125,8 @@ async def openapi(_request: Request) -> Response:
 ROUTES = [
     Route("/schedule", create_schedule, methods=["POST"]),
     Route("/schedule", who_is_on_call, methods=["GET"]),
-    Route("/teams/{team}/schedules/{name}", get_schedule, methods=["GET"]),
+    # ":path" lets names contain "/" (the Location header percent-encodes it as %2F).
+    Route("/teams/{team:path}/schedules/{name:path}", get_schedule, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),

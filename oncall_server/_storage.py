@@ -37,7 +37,7 @@ async def database_url(config: Config) -> AsyncIterator[str]:
     """The URL of the configured PostgreSQL, starting (and finally stopping) the
     embedded one when no external database is configured."""
     if storage_mode(config) is StorageMode.EXTERNAL:
-        log.info("storage", extra={"fields": {"mode": "postgres", **_where(config)}})
+        log.info("storage", extra={"fields": {"mode": "external", **_where(config)}})
         yield conninfo(config)
         return
     data_dir = Path(config.database.data_dir) if config.database.data_dir else default_data_dir()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from oncall_core import MemoryStore
 from oncall_server import create_app
 from oncall_server._config import load_config
 
@@ -178,3 +179,28 @@ def test_unknown_paths_and_methods_are_json_errors(client: TestClient) -> None:
     assert missing.status_code == 404 and "error" in missing.json()
     wrong = client.delete("/schedule")
     assert wrong.status_code == 405 and "error" in wrong.json()
+
+
+class BrokenStore(MemoryStore):
+    """A store with a bug: loading a team fails unexpectedly."""
+
+    async def load_team(self, team: str) -> Any:
+        raise RuntimeError("a bug")
+
+
+def test_an_unexpected_error_is_a_json_500_with_a_request_id() -> None:
+    with TestClient(create_app(store=BrokenStore()), raise_server_exceptions=False) as client:
+        response = client.get("/schedule", params={"team": "ops", "time": "2025-04-28T14:30:00Z"})
+    assert (response.status_code, response.json()) == (500, {"error": "internal server error"})
+    assert len(response.headers["x-request-id"]) == 32
+
+
+def test_names_with_slashes_have_a_working_location(client: TestClient) -> None:
+    created = client.post("/schedule", json={**WEEKDAY_SHIFT, "team": "infra/db", "name": "a/b"})
+    assert created.headers["location"] == "/teams/infra%2Fdb/schedules/a%2Fb"
+    assert client.get(created.headers["location"]).json()["name"] == "a/b"
+
+
+def test_a_time_outside_the_supported_range_names_the_parameter(client: TestClient) -> None:
+    response = on_call(client, "ops-team", "3000-01-01T00:00:00Z")
+    assert response.json() == {"error": "time must be between the years 1900 and 2400"}

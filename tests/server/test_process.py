@@ -213,3 +213,11 @@ def test_help_on_each_command(tmp_path: Path) -> None:
     ]:
         result = run_cli(tmp_path, {}, *arguments)
         assert result.returncode == 0 and "usage: oncall-server" in result.stdout
+
+
+def test_migrate_reports_an_unreachable_database_in_one_log_line(tmp_path: Path) -> None:
+    environ = {"ONCALL_DATABASE__HOST": "127.0.0.1", "ONCALL_DATABASE__PORT": str(free_port())}
+    result = run_cli(tmp_path, environ, "migrate")
+    assert result.returncode == 1
+    lines = [json.loads(line) for line in result.stderr.splitlines()]  # JSON, no traceback
+    assert any(line["event"] == "migration failed" for line in lines)

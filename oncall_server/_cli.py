@@ -19,7 +19,8 @@ from oncall_core import OncallError
 from oncall_pg import EmbeddedPostgresError
 
 from ._app import create_app
-from ._config import Config, ConfigError, StorageMode, describe, load_config, storage_mode
+from ._config import Config, ConfigError, StorageMode, describe, storage_mode
+from ._config_loading import load_config
 from ._logging import configure_logging
 from ._storage import database_url, migrate_database
 

@@ -14,6 +14,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from psycopg.conninfo import conninfo_to_dict
 
+from oncall_server import load_config
 from oncall_server._config import (
     Config,
     ConfigError,
@@ -23,7 +24,6 @@ from oncall_server._config import (
     StorageMode,
     conninfo,
     describe,
-    load_config,
     redact_conninfo,
     storage_mode,
 )

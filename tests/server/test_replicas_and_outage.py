@@ -12,8 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from oncall_pg import EmbeddedPostgres
-from oncall_server import create_app
-from oncall_server._config import load_config
+from oncall_server import create_app, load_config
 
 NOW = datetime(2025, 4, 28, 14, 30, tzinfo=UTC)
 # Not a speed goal: a guard so that a hang fails the test instead of stalling the suite.

@@ -1,7 +1,8 @@
 """Configuration: the seed's keys and defaults, from a YAML file and ``ONCALL_*`` variables.
 
-Theory of operation.  :func:`~oncall_server._config_loading.load_config` builds one nested dict from two sources,
-later winning over earlier, on top of the defaults written on the classes below:
+Theory of operation.  ``load_config`` (in ``_config_loading``) builds one nested dict
+from two sources, later winning over earlier, on top of the defaults written on the
+classes below:
 
 1. a YAML file: the explicit path (``--config PATH``), else ``$ONCALL_CONFIG``, else
    ``config.yaml`` in the working directory if there is one, else none;

@@ -129,6 +129,11 @@ def _seconds(_instance: object, attribute: attrs.Attribute[float], value: float)
         raise _Invalid(f"must be a positive number of seconds, got {value}", attribute.name)
 
 
+def _cache_ttl(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (math.isfinite(value) and 0 <= value <= 1):
+        raise _Invalid(f"must be from 0 to 1 seconds, got {value}", attribute.name)
+
+
 @attrs.frozen(kw_only=True)
 class ServerConfig:
     """Where the HTTP server listens (``server:`` in the file, ``ONCALL_SERVER__*``)."""
@@ -148,6 +153,8 @@ class DatabaseConfig:
     (None: the platform default).  ``migrations_path`` is accepted because the seed's
     ``config.yaml`` has it, and ignored: the migrations ship inside ``oncall_pg``.
     ``pool_timeout`` is how many seconds a request waits for a connection.
+    ``cache_ttl`` is how many seconds (0 to 1; 0: no cache) a replica may answer
+    from a team state it loaded before (see ``oncall_server._cache``).
     """
 
     url: str | None = attrs.field(
@@ -164,6 +171,7 @@ class DatabaseConfig:
     migrations_path: str | None = None
     data_dir: Path | None = None
     pool_timeout: float = attrs.field(default=5.0, validator=_seconds)
+    cache_ttl: float = attrs.field(default=0.5, validator=_cache_ttl)
 
     def __attrs_post_init__(self) -> None:
         if self.min_connections > self.max_connections:

@@ -19,6 +19,7 @@ import psycopg
 from oncall_core import MemoryStore, Store
 from oncall_pg import EmbeddedPostgres, PostgresStore, default_data_dir, migrate
 
+from ._cache import CachedStore
 from ._config import Config, StorageMode, conninfo, describe, storage_mode
 
 log = logging.getLogger("oncall_server")
@@ -66,12 +67,14 @@ async def open_store(config: Config) -> AsyncIterator[Store]:
         return
     async with database_url(config) as url:
         await migrate_database(url)
-        store = await PostgresStore.open(
+        store: Store = await PostgresStore.open(
             url,
             min_size=config.database.min_connections,
             max_size=config.database.max_connections,
             timeout=config.database.pool_timeout,
         )
+        if config.database.cache_ttl:
+            store = CachedStore(store, ttl=config.database.cache_ttl)
         try:
             yield store
         finally:

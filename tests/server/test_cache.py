@@ -1,0 +1,80 @@
+"""The team-state cache: fresh for at most its ttl, never stale for its own writes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import time
+
+import pytest
+
+from oncall_core import MemoryStore, Schedule, TeamState, Weekday
+from oncall_server._cache import CachedStore
+
+
+def schedule(name: str, members: list[str]) -> Schedule:
+    return Schedule(
+        team="ops", name=name, members=members, days=list(Weekday), start=time(9), end=time(17)
+    )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_entries_expire_after_the_ttl() -> None:
+    shared, clock = MemoryStore(), Clock()
+    cached = CachedStore(shared, ttl=0.5, clock=clock)
+    await shared.create_schedule(schedule("day", ["Ann"]))
+    first = await cached.load_team("ops")
+    await shared.create_schedule(schedule("night", ["Bob"]))  # another replica's write
+    clock.now += 0.4
+    assert await cached.load_team("ops") is first  # still fresh
+    clock.now += 0.2
+    later = await cached.load_team("ops")
+    assert later is not None and len(later.schedules) == 2
+
+
+async def test_own_writes_are_seen_at_once() -> None:
+    cached = CachedStore(MemoryStore(), ttl=1.0, clock=Clock())
+    await cached.create_schedule(schedule("day", ["Ann"]))
+    assert await cached.load_team("ops") is not None
+    await cached.create_schedule(schedule("night", ["Bob"]))
+    state = await cached.load_team("ops")
+    assert state is not None and [s.name for s in state.schedules] == ["day", "night"]
+
+
+class SlowStore(MemoryStore):
+    """A store whose loads take a while, so a write can happen meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def load_team(self, team: str) -> TeamState | None:
+        state = await super().load_team(team)
+        await self.release.wait()
+        return state
+
+
+async def test_a_load_overtaken_by_a_write_is_not_cached() -> None:
+    slow = SlowStore()
+    cached = CachedStore(slow, ttl=1.0, clock=Clock())
+    await slow.create_schedule(schedule("day", ["Ann"]))
+    loading = asyncio.create_task(cached.load_team("ops"))
+    await asyncio.sleep(0)  # the load has read the old state and waits
+    await cached.create_schedule(schedule("night", ["Bob"]))
+    slow.release.set()
+    stale = await loading
+    assert stale is not None and len(stale.schedules) == 1
+    fresh = await cached.load_team("ops")
+    assert fresh is not None and len(fresh.schedules) == 2
+
+
+@pytest.mark.parametrize("ttl", [0, -1, 1.5])
+def test_the_ttl_is_bounded(ttl: float) -> None:
+    with pytest.raises(ValueError):
+        CachedStore(MemoryStore(), ttl=ttl)

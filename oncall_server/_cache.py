@@ -12,10 +12,14 @@ The rules that keep it correct with several replicas on one database:
 - A load that was in flight while a write went through is not cached: every
   write bumps the team's generation, and a load stores its result only if the
   generation it started under is still current.
+- Concurrent misses for one team share one load (when an entry expires under
+  load, one query refreshes it, not one per request in flight); a reader that
+  comes after a write never joins a load that started before it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -46,22 +50,38 @@ class CachedStore:
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
         self._generations: dict[str, int] = {}
+        self._loading: dict[str, asyncio.Future[TeamState | None]] = {}
 
     async def load_team(self, team: str) -> TeamState | None:
-        """The team's state, from the cache when fresh."""
+        """The team's state, from the cache when fresh; concurrent misses share one load."""
         now = self._clock()
         entry = self._entries.get(team)
         if entry is not None and now < entry.expires:
             return entry.state
+        loading = self._loading.get(team)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(team, now))
+            self._loading[team] = loading
+            loading.add_done_callback(lambda done: self._forget(team, done))
+        # Shielded: a caller that goes away does not cancel the others' load.
+        return await asyncio.shield(loading)
+
+    async def _load(self, team: str, now: float) -> TeamState | None:
         generation = self._generations.get(team, 0)
         state = await self._store.load_team(team)
         if self._generations.get(team, 0) == generation:
             self._entries[team] = _Entry(state, now + self._ttl)
         return state
 
+    def _forget(self, team: str, done: asyncio.Future[TeamState | None]) -> None:
+        if self._loading.get(team) is done:
+            del self._loading[team]
+
     def _written(self, team: str) -> None:
         self._generations[team] = self._generations.get(team, 0) + 1
         self._entries.pop(team, None)
+        # A load already under way may predate the write: later readers start afresh.
+        self._loading.pop(team, None)
 
     async def create_schedule(self, schedule: Schedule) -> Schedule:
         """See :meth:`oncall_core.Store.create_schedule`."""

@@ -123,8 +123,9 @@ async def openapi(_request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/schedule", create_schedule, methods=["POST"]),
+    # The hot path first: routes are tried in order.
     Route("/schedule", who_is_on_call, methods=["GET"]),
+    Route("/schedule", create_schedule, methods=["POST"]),
     # ":path" lets names contain "/" (the Location header percent-encodes it as %2F).
     Route("/teams/{team:path}/schedules/{name:path}", get_schedule, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),

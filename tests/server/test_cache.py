@@ -17,6 +17,12 @@ def schedule(name: str, members: list[str]) -> Schedule:
     )
 
 
+async def settle() -> None:
+    """Let the tasks started so far run until they wait."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 100.0
@@ -65,7 +71,7 @@ async def test_a_load_overtaken_by_a_write_is_not_cached() -> None:
     cached = CachedStore(slow, ttl=1.0, clock=Clock())
     await slow.create_schedule(schedule("day", ["Ann"]))
     loading = asyncio.create_task(cached.load_team("ops"))
-    await asyncio.sleep(0)  # the load has read the old state and waits
+    await settle()  # the load has read the old state and waits
     await cached.create_schedule(schedule("night", ["Bob"]))
     slow.release.set()
     stale = await loading
@@ -78,3 +84,31 @@ async def test_a_load_overtaken_by_a_write_is_not_cached() -> None:
 def test_the_ttl_is_bounded(ttl: float) -> None:
     with pytest.raises(ValueError):
         CachedStore(MemoryStore(), ttl=ttl)
+
+
+class CountingStore(SlowStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads = 0
+
+    async def load_team(self, team: str) -> TeamState | None:
+        self.loads += 1
+        return await super().load_team(team)
+
+
+async def test_concurrent_misses_share_one_load_but_not_across_a_write() -> None:
+    counting = CountingStore()
+    cached = CachedStore(counting, ttl=1.0, clock=Clock())
+    await counting.create_schedule(schedule("day", ["Ann"]))
+    waiting = [asyncio.create_task(cached.load_team("ops")) for _ in range(10)]
+    await settle()
+    assert counting.loads == 1
+    await cached.create_schedule(schedule("night", ["Bob"]))
+    after_write = asyncio.create_task(cached.load_team("ops"))
+    await settle()
+    assert counting.loads == 2  # the reader after the write did not join the old load
+    counting.release.set()
+    old = await asyncio.gather(*waiting)
+    assert all(state is old[0] for state in old)
+    fresh = await after_write
+    assert fresh is not None and len(fresh.schedules) == 2

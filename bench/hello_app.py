@@ -1,0 +1,57 @@
+"""The ceiling for bench/bench_server.py: a hello-world Starlette app on uvicorn.
+
+Run by the benchmark as ``python bench/hello_app.py PORT``.  It answers ``GET
+/schedule`` (any query string) with a constant JSON body shaped like the real
+answer, and is served exactly as ``oncall_server`` serves itself (see
+``oncall_server/_cli.py``): one worker, uvicorn's automatic choice of loop and
+HTTP parser (uvloop and httptools when installed, as in the ``server`` extra), no
+access log, no logging configuration.  It has no middleware, no store and no
+logging: what is left is the cost of uvicorn and Starlette themselves.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+ANSWER = {
+    "oncall": "alice",
+    "schedule": "business-hours",
+    "until": "2025-04-28T21:00:00Z",
+    "source": "rotation",
+    "next": "bob",
+}
+
+
+async def schedule(_request: Request) -> Response:
+    return JSONResponse(ANSWER)
+
+
+async def healthz(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+app = Starlette(
+    routes=[
+        Route("/schedule", schedule, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+)
+
+
+def main() -> None:
+    port = int(sys.argv[1])
+    uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+        )
+    ).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -48,6 +48,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import recurring_ical_events
+from _report import cpu_model, verdict  # bench/ is on sys.path when run
 
 import oncall_core
 from oncall_core import (
@@ -309,25 +310,6 @@ def bench_ical() -> tuple[int, int, list[float], list[float], list[float]]:
 
 
 # --- the report -----------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def verdict(value: float, target: float, *, at_least: bool = False) -> str:
-    met = value >= target if at_least else value <= target
-    if met:
-        return "met"
-    factor = target / value if at_least else value / target
-    return f"MISSED ({factor:.1f}x)"
 
 
 def profile() -> None:

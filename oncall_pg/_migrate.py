@@ -18,6 +18,8 @@ from psycopg import AsyncConnection
 
 from oncall_core import OncallError
 
+from ._queries import QUERIES
+
 # An arbitrary, fixed key: "oncall" in ASCII.
 MIGRATION_LOCK = 0x6F6E63616C6C
 
@@ -58,15 +60,10 @@ async def migrate(connection: AsyncConnection[Any]) -> tuple[int, ...]:
     if not connection.autocommit:
         raise ValueError("migrate() needs a connection in autocommit mode")
     known = migrations()
-    await connection.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    await connection.execute(QUERIES["lock_migrations"], {"key": MIGRATION_LOCK})
     try:
-        await connection.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version integer PRIMARY KEY,"
-            " name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        cursor = await connection.execute("SELECT version FROM schema_migrations")
+        await connection.execute(QUERIES["create_schema_migrations"])
+        cursor = await connection.execute(QUERIES["applied_migrations"])
         applied = {row[0] for row in await cursor.fetchall()}
         newest = max((migration.version for migration in known), default=0)
         if applied and max(applied) > newest:
@@ -82,10 +79,10 @@ async def migrate(connection: AsyncConnection[Any]) -> tuple[int, ...]:
                 # Shipped with the package, never built from input: safe to run as text.
                 await connection.execute(migration.sql)
                 await connection.execute(
-                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                    (migration.version, migration.name),
+                    QUERIES["record_migration"],
+                    {"version": migration.version, "name": migration.name},
                 )
             done.append(migration.version)
         return tuple(done)
     finally:
-        await connection.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+        await connection.execute(QUERIES["unlock_migrations"], {"key": MIGRATION_LOCK})

@@ -138,3 +138,27 @@ SELECT json_build_object(
     ), '[]')
 ) AS state
 FROM teams t WHERE t.name = %(team)s;
+
+-- lock_migrations --
+-- Wait for the session-level lock that lets one migrator run at a time
+SELECT pg_advisory_lock(%(key)s);
+
+-- unlock_migrations --
+-- Release the migrators' lock
+SELECT pg_advisory_unlock(%(key)s);
+
+-- create_schema_migrations --
+-- The table of applied migration versions (the first thing a migrator needs)
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- applied_migrations --
+-- The versions already applied
+SELECT version FROM schema_migrations;
+
+-- record_migration --
+-- Record one applied migration
+INSERT INTO schema_migrations (version, name) VALUES (%(version)s, %(name)s);

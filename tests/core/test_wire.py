@@ -25,15 +25,9 @@ from oncall_core import (
     parse_weekday,
     to_json,
 )
+from tests.seed import WEEKDAY_SHIFT
 
-VALID: dict[str, Any] = {
-    "name": "Weekday Shift",
-    "team": "ops-team",
-    "members": ["John", "Jane", "Joe"],
-    "days": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"],
-    "start": "9:00AM",
-    "end": "5:00PM",
-}
+VALID = WEEKDAY_SHIFT
 
 
 def rejected(body: object, **kwargs: Any) -> ValidationError:

@@ -13,17 +13,9 @@ from starlette.testclient import TestClient
 
 from oncall_core import MemoryStore
 from oncall_server import create_app, load_config
+from tests.seed import WEEKDAY_SHIFT
 
 NOW = datetime(2025, 4, 28, 14, 30, tzinfo=UTC)  # a Monday
-
-WEEKDAY_SHIFT: dict[str, Any] = {
-    "name": "Weekday Shift",
-    "team": "ops-team",
-    "members": ["John", "Jane", "Joe"],
-    "days": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"],
-    "start": "9:00AM",
-    "end": "5:00PM",
-}
 
 
 @pytest.fixture(params=["memory", "postgres"])

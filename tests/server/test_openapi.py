@@ -13,15 +13,7 @@ from starlette.testclient import TestClient
 
 from oncall_core import MemoryStore
 from oncall_server import create_app
-
-WEEKDAY_SHIFT = {
-    "name": "Weekday Shift",
-    "team": "ops-team",
-    "members": ["John", "Jane", "Joe"],
-    "days": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"],
-    "start": "9:00AM",
-    "end": "5:00PM",
-}
+from tests.seed import WEEKDAY_SHIFT
 
 # (method, documented path, request path, keyword arguments for the client)
 EXCHANGES: list[tuple[str, str, str, dict[str, Any]]] = [

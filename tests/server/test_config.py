@@ -578,7 +578,11 @@ SECRETS = st.text(
 
 @given(secret=SECRETS)
 def test_describe_never_contains_the_password(secret: str) -> None:
-    baseline = json.dumps(describe(Config()))
+    # What the output holds anyway (the masked URLs included): a secret that is part
+    # of it, such as "postgr", proves nothing.
+    baseline = json.dumps(describe(Config())) + (
+        " postgresql://app:***@db/oncall postgresql://app@db/oncall?password=***"
+    )
     assume(secret not in baseline and quote(secret, safe="") not in baseline)
     for url in (
         f"postgresql://app:{quote(secret, safe='')}@db/oncall",

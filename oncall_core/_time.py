@@ -45,7 +45,7 @@ from __future__ import annotations
 import functools
 from bisect import bisect_right
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 MICROSECOND = timedelta(microseconds=1)
@@ -79,21 +79,6 @@ def weekday_of_day(day: int) -> int:
 def wall_of_time(moment: time) -> int:
     """Microseconds since midnight of a time of day."""
     return (moment.hour * 60 + moment.minute) * MINUTE + moment.second * SECOND + moment.microsecond
-
-
-def wall_of_naive(moment: datetime) -> int:
-    """Wall-clock microseconds of a naive local date-and-time."""
-    return (moment - _NAIVE_EPOCH) // MICROSECOND
-
-
-def naive_of_wall(wall: int) -> datetime:
-    """The naive local date-and-time of wall-clock microseconds."""
-    return _NAIVE_EPOCH + timedelta(microseconds=wall)
-
-
-def day_number(day: date) -> int:
-    """Days since 1970-01-01 of a calendar date."""
-    return day.toordinal() - _NAIVE_EPOCH.toordinal()
 
 
 def _local(instant: int, zone: ZoneInfo) -> datetime:

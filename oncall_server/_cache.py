@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import attrs
 
 from oncall_core import Override, RotationChange, Schedule, Store, TeamState
 
+T = TypeVar("T")
 MAX_TTL = 1.0
 
 
@@ -83,47 +85,35 @@ class CachedStore:
         # A load already under way may predate the write: later readers start afresh.
         self._loading.pop(team, None)
 
+    async def _writing(self, team: str, write: Awaitable[T]) -> T:
+        try:
+            return await write
+        finally:
+            self._written(team)
+
     async def create_schedule(self, schedule: Schedule) -> Schedule:
         """See :meth:`oncall_core.Store.create_schedule`."""
-        try:
-            return await self._store.create_schedule(schedule)
-        finally:
-            self._written(schedule.team)
+        return await self._writing(schedule.team, self._store.create_schedule(schedule))
 
     async def replace_schedule(self, schedule: Schedule) -> Schedule:
         """See :meth:`oncall_core.Store.replace_schedule`."""
-        try:
-            return await self._store.replace_schedule(schedule)
-        finally:
-            self._written(schedule.team)
+        return await self._writing(schedule.team, self._store.replace_schedule(schedule))
 
     async def delete_schedule(self, team: str, name: str) -> None:
         """See :meth:`oncall_core.Store.delete_schedule`."""
-        try:
-            await self._store.delete_schedule(team, name)
-        finally:
-            self._written(team)
+        await self._writing(team, self._store.delete_schedule(team, name))
 
     async def append_rotation_change(self, team: str, change: RotationChange) -> RotationChange:
         """See :meth:`oncall_core.Store.append_rotation_change`."""
-        try:
-            return await self._store.append_rotation_change(team, change)
-        finally:
-            self._written(team)
+        return await self._writing(team, self._store.append_rotation_change(team, change))
 
     async def add_override(self, team: str, override: Override) -> Override:
         """See :meth:`oncall_core.Store.add_override`."""
-        try:
-            return await self._store.add_override(team, override)
-        finally:
-            self._written(team)
+        return await self._writing(team, self._store.add_override(team, override))
 
     async def delete_override(self, team: str, override_id: int) -> None:
         """See :meth:`oncall_core.Store.delete_override`."""
-        try:
-            await self._store.delete_override(team, override_id)
-        finally:
-            self._written(team)
+        await self._writing(team, self._store.delete_override(team, override_id))
 
     async def get_schedule(self, team: str, name: str) -> Schedule:
         """See :meth:`oncall_core.Store.get_schedule` (not cached)."""

@@ -10,7 +10,7 @@ times, then the time range.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, time, timedelta
 from typing import Any, TypeVar
 
@@ -276,7 +276,9 @@ def from_json(data: object, cls: type[T]) -> T:
     except ValidationError:
         raise
     except cattrs.BaseValidationError as error:
-        path, leaf = _first_leaf(error, "")
+        steps, leaf = next(leaf_errors(error))
+        path = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in steps)
+        path = path.lstrip(".")
         if isinstance(leaf, KeyError):
             raise ValidationError(f"{path} is required", field=path) from None
         if isinstance(leaf, ValidationError):
@@ -287,21 +289,28 @@ def from_json(data: object, cls: type[T]) -> T:
         raise ValidationError(f"{field}: {message}" if field else message, field=field) from None
 
 
-def _first_leaf(error: BaseException, path: str) -> tuple[str, BaseException]:
+def leaf_errors(
+    error: BaseException, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], BaseException]]:
+    """Every leaf error of a cattrs error tree, in order, with its path.
+
+    A path holds attribute names (``str``) and list indices (``int``), outermost
+    first.  The one walker over cattrs' exception groups: the wire layer and the
+    server's configuration loader both explain bad input with it.
+    """
     if isinstance(error, cattrs.BaseValidationError):
         for inner in error.exceptions:
-            notes = getattr(inner, "__notes__", [])
-            step = _path_step(notes)
-            return _first_leaf(inner, f"{path}{step}")
-    return path.lstrip("."), error
+            yield from leaf_errors(inner, (*path, *_path_step(getattr(inner, "__notes__", []))))
+    else:
+        yield path, error
 
 
-def _path_step(notes: list[str]) -> str:
+def _path_step(notes: list[object]) -> tuple[str | int, ...]:
     for note in notes:
         attribute = getattr(note, "name", None)
         if attribute is not None:
-            return f".{attribute}"
+            return (attribute,)
         index = getattr(note, "index", None)
         if index is not None:
-            return f"[{index}]"
-    return ""
+            return (index,)
+    return ()

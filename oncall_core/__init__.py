@@ -12,7 +12,6 @@ from ._errors import (
     StorageUnavailable,
     ValidationError,
 )
-from ._memory import MemoryStore
 from ._model import (
     MANUAL,
     Gap,
@@ -29,7 +28,6 @@ from ._model import (
     Weekday,
 )
 from ._resolve import everyone_on_call, oncall_at
-from ._store import Store
 from ._timeline import gaps, hours_per_member, rotation_turns, timeline
 from ._wire import (
     converter,
@@ -44,6 +42,7 @@ from ._wire import (
     parse_weekday,
     to_json,
 )
+from .store import MemoryStore, Store
 
 __all__ = [
     "MANUAL",

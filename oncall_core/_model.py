@@ -212,6 +212,8 @@ class Schedule:
             raise ValidationError("at least one day is required", field="days")
 
     def __attrs_post_init__(self) -> None:
+        if not isinstance(self.overnight, bool):
+            raise ValidationError("overnight must be a boolean", field="overnight")
         for field in ("start", "end"):
             value = getattr(self, field)
             if not isinstance(value, time) or value.tzinfo is not None:
@@ -271,6 +273,11 @@ class Override:
     id: int | None = None  # given by the store that keeps the override
 
     def __attrs_post_init__(self) -> None:
+        for field in ("schedule", "reason"):
+            if not isinstance(getattr(self, field), str | None):
+                raise ValidationError(f"{field} must be a string", field=field)
+        if self.id is not None and (isinstance(self.id, bool) or not isinstance(self.id, int)):
+            raise ValidationError("id must be an integer", field="id")
         if self.end <= self.start:
             raise ValidationError("override end must be after its start", field="end")
 
@@ -302,7 +309,7 @@ class TeamState:
     overrides: tuple[Override, ...] = attrs.field(default=(), converter=_overrides)
 
     def __attrs_post_init__(self) -> None:
-        names = set()
+        names: set[str] = set()
         for schedule in self.schedules:
             if schedule.team != self.team:
                 raise ValidationError(
@@ -311,9 +318,15 @@ class TeamState:
             if schedule.name in names:
                 raise ValidationError(f"duplicate schedule name: {schedule.name}", field="name")
             names.add(schedule.name)
+        members = {schedule.name: len(schedule.members) for schedule in self.schedules}
         for change in self.changes:
-            if change.schedule not in names:
+            if change.schedule not in members:
                 raise ValidationError(f"unknown schedule: {change.schedule}", field="schedule")
+            count = members[change.schedule]
+            if change.position is not None and change.position >= count:
+                raise ValidationError(
+                    f"position must be below the number of members ({count})", field="position"
+                )
         for override in self.overrides:
             if override.schedule is not None and override.schedule not in names:
                 raise ValidationError(f"unknown schedule: {override.schedule}", field="schedule")

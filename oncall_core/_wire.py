@@ -18,7 +18,7 @@ import cattrs
 from cattrs.preconf.json import make_converter
 
 from ._errors import ValidationError
-from ._model import Rotation, RotationKind, Schedule, Weekday, supported_instant, zone_named
+from ._model import Rotation, RotationKind, Schedule, Weekday, supported_instant
 
 T = TypeVar("T")
 
@@ -185,17 +185,7 @@ def parse_schedule_request(data: object, *, created_at: datetime | None = None) 
     days = [parse_weekday(day) for day in day_names]
     start = parse_time_of_day(start_text, "start")
     end = parse_time_of_day(end_text, "end")
-    overnight = data.get("overnight", False)
-    if not isinstance(overnight, bool):
-        raise ValidationError("overnight must be a boolean", field="overnight")
-    timezone = data.get("timezone", "UTC")
-    if not isinstance(timezone, str):
-        raise ValidationError("timezone must be a string", field="timezone")
-    zone_named(timezone)
-    rotation = parse_rotation(data.get("rotation", {}), created_at=created_at)
-    priority = data.get("priority", 0)
-    if isinstance(priority, bool) or not isinstance(priority, int):
-        raise ValidationError("priority must be an integer", field="priority")
+    # The remaining fields are the model's to check.
     return Schedule(
         team=team,
         name=name,
@@ -203,10 +193,10 @@ def parse_schedule_request(data: object, *, created_at: datetime | None = None) 
         days=days,
         start=start,
         end=end,
-        overnight=overnight,
-        timezone=timezone,
-        rotation=rotation,
-        priority=priority,
+        overnight=data.get("overnight", False),
+        timezone=data.get("timezone", "UTC"),
+        rotation=parse_rotation(data.get("rotation", {}), created_at=created_at),
+        priority=data.get("priority", 0),
     )
 
 

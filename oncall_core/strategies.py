@@ -21,6 +21,7 @@ schedules and overrides.  This module needs hypothesis; nothing else in
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -189,13 +190,17 @@ def overrides(schedule_names: list[str] | None = None) -> st.SearchStrategy[Over
     )
 
 
-def rotation_changes(schedule_names: list[str]) -> st.SearchStrategy[RotationChange]:
-    """Rotation history entries (advance or set position) for the given schedules."""
-    return st.builds(
-        RotationChange,
-        schedule=st.sampled_from(schedule_names),
-        effective=instants(),
-        position=st.one_of(st.none(), st.integers(min_value=0, max_value=5)),
+def rotation_changes(schedules: Sequence[Schedule]) -> st.SearchStrategy[RotationChange]:
+    """Rotation history entries (advance, or set a position the schedule has) for the schedules."""
+    return st.sampled_from(list(schedules)).flatmap(
+        lambda schedule: st.builds(
+            RotationChange,
+            schedule=st.just(schedule.name),
+            effective=instants(),
+            position=st.one_of(
+                st.none(), st.integers(min_value=0, max_value=len(schedule.members) - 1)
+            ),
+        )
     )
 
 
@@ -214,6 +219,6 @@ def team_states(
     return TeamState(
         team="team",
         schedules=drawn,
-        changes=draw(st.lists(rotation_changes(names), max_size=max_changes)),
+        changes=draw(st.lists(rotation_changes(drawn), max_size=max_changes)),
         overrides=draw(st.lists(overrides(names), max_size=max_overrides)),
     )

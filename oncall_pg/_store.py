@@ -30,9 +30,8 @@ from oncall_core import (
     StorageUnavailable,
     TeamState,
 )
-from oncall_core._store import (
+from oncall_core.store import (
     check_new_override,
-    check_rotation_change,
     override_not_found,
     schedule_not_found,
     team_not_found,
@@ -124,12 +123,7 @@ class PostgresStore:
     async def load_team(self, team: str) -> TeamState | None:
         """See :meth:`oncall_core.Store.load_team`: one statement, one round trip."""
 
-        async def work(connection: Connection) -> TeamState | None:
-            cursor = await connection.execute(QUERIES["load_team"], {"team": team})
-            row = await cursor.fetchone()
-            return _team_state(team, row["state"]) if row is not None else None
-
-        return await self._read(work)
+        return await self._read(lambda connection: _load_team(connection, team))
 
     async def ping(self) -> None:
         """See :meth:`oncall_core.Store.ping`: one trivial statement."""
@@ -185,6 +179,7 @@ class PostgresStore:
 
         async def work(connection: Connection) -> Schedule:
             row = await _locked_schedule(connection, schedule.team, schedule.name)
+            await _check_next_state(connection, schedule.team, schedule=schedule)
             await connection.execute(
                 QUERIES["update_schedule"], {"schedule_id": row["id"], **_schedule_row(schedule)}
             )
@@ -217,7 +212,7 @@ class PostgresStore:
 
         async def work(connection: Connection) -> RotationChange:
             row = await _locked_schedule(connection, team, change.schedule)
-            check_rotation_change(row["members"], change)
+            await _check_next_state(connection, team, change=change)
             await connection.execute(
                 QUERIES["append_rotation_change"],
                 {
@@ -294,6 +289,35 @@ async def _locked_schedule(connection: Connection, team: str, name: str) -> dict
     if row is None:
         raise schedule_not_found(team, name)
     return row
+
+
+async def _load_team(connection: Connection, team: str) -> TeamState | None:
+    cursor = await connection.execute(QUERIES["load_team"], {"team": team})
+    row = await cursor.fetchone()
+    return _team_state(team, row["state"]) if row is not None else None
+
+
+async def _check_next_state(
+    connection: Connection,
+    team: str,
+    *,
+    schedule: Schedule | None = None,
+    change: RotationChange | None = None,
+) -> None:
+    """Build the team state a write would produce, so that the model refuses what it must.
+
+    The caller holds the schedule's row lock, so no concurrent write to it can
+    slip between this check and the write.
+    """
+    state = await _load_team(connection, team)
+    assert state is not None  # the caller found and locked one of its schedules
+    if schedule is not None:
+        state = attrs.evolve(
+            state,
+            schedules=[schedule if s.name == schedule.name else s for s in state.schedules],
+        )
+    if change is not None:
+        state = attrs.evolve(state, changes=(*state.changes, change))
 
 
 async def _user_ids(connection: Connection, names: Sequence[str]) -> dict[str, int]:

@@ -196,6 +196,22 @@ class TestRotationHistory:
             )
         assert caught.value.field == "position"
 
+    async def test_a_replace_below_a_stored_position_raises_and_changes_nothing(
+        self, store: Store
+    ) -> None:
+        await store.create_schedule(weekly())  # four members
+        await store.append_rotation_change(
+            "ops", RotationChange(schedule="primary", effective=MONDAY_NOON, position=3)
+        )
+        with pytest.raises(ValidationError) as caught:
+            await unchanged(
+                store, "ops", lambda: store.replace_schedule(weekly(members=["Ann", "Bob"]))
+            )
+        assert caught.value.field == "position"
+        # Still four members: the next change at position 3 is accepted.
+        after = RotationChange(schedule="primary", effective=MONDAY_NOON, position=3)
+        assert await store.append_rotation_change("ops", after) == after
+
 
 class TestOverrides:
     async def test_overrides_get_ids_and_keep_creation_order(self, store: Store) -> None:
@@ -255,12 +271,7 @@ def team_contents(draw: st.DrawFn) -> tuple[list[Schedule], list[RotationChange]
     count = draw(st.integers(min_value=1, max_value=3))
     drawn = [draw(schedules(team=team, name=f"s{index}")) for index in range(count)]
     names = [schedule.name for schedule in drawn]
-    changes = draw(st.lists(rotation_changes(names), max_size=3))
-    members = {schedule.name: len(schedule.members) for schedule in drawn}
-    changes = [
-        attrs.evolve(c, position=c.position % members[c.schedule]) if c.position is not None else c
-        for c in changes
-    ]
+    changes = draw(st.lists(rotation_changes(drawn), max_size=3))
     return drawn, changes, draw(st.lists(overrides(names), max_size=3))
 
 

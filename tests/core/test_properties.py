@@ -127,7 +127,7 @@ def test_overrides_are_local(team: TeamState, at: datetime) -> None:
 @st.composite
 def team_and_later_change(draw: st.DrawFn) -> tuple[TeamState, RotationChange, datetime]:
     team = draw(team_states())
-    change = draw(rotation_changes([schedule.name for schedule in team.schedules]))
+    change = draw(rotation_changes(team.schedules))
     before = draw(instants())
     assume(before < change.effective)
     return team, change, before

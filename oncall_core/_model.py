@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from ._errors import ValidationError
-from ._time import instant_us
+from ._time import instant_us, to_datetime
 
 
 class Weekday(enum.IntEnum):
@@ -88,12 +88,35 @@ def supported_instant(moment: object, field: str) -> int:
     return instant
 
 
-def _require_aware(field: str) -> Any:
-    def check(_instance: object, _attribute: object, value: datetime | None) -> None:
-        if value is not None:
-            supported_instant(value, field)
+def _in_utc(moment: object, field: str) -> datetime:
+    """An aware datetime between 1900 and 2400, written in UTC.
 
-    return check
+    Python compares, orders and hashes two datetimes that share a tzinfo by
+    their wall fields, ignoring ``fold``: the two 01:15s of a Chicago fall-back
+    night would be "equal".  Every instant of the model is therefore normalized
+    to UTC when the object is built (attrs converters call this), so that
+    equality, hashing, ordering and every check compare instants, however the
+    caller wrote them.
+    """
+    return to_datetime(supported_instant(moment, field))
+
+
+# One named converter per field, so that the error names the field (and mypy's
+# attrs plugin, which does not read lambdas' types, knows the argument types).
+def _rotation_start(moment: datetime | None) -> datetime | None:
+    return None if moment is None else _in_utc(moment, "rotation.start")
+
+
+def _effective(moment: datetime) -> datetime:
+    return _in_utc(moment, "effective")
+
+
+def _start(moment: datetime) -> datetime:
+    return _in_utc(moment, "start")
+
+
+def _end(moment: datetime) -> datetime:
+    return _in_utc(moment, "end")
 
 
 def _require_text(message: str, field: str) -> Any:
@@ -149,7 +172,7 @@ class Rotation:
 
     kind: RotationKind = attrs.field(default=RotationKind.MANUAL, converter=_to_rotation_kind)
     every: int = attrs.field(default=1)
-    start: datetime | None = attrs.field(default=None, validator=_require_aware("rotation.start"))
+    start: datetime | None = attrs.field(default=None, converter=_rotation_start)
 
     @every.validator
     def _check_every(self, _attribute: object, value: int) -> None:
@@ -244,7 +267,7 @@ class RotationChange:
     """
 
     schedule: str = attrs.field(validator=_require_text("schedule is required", "schedule"))
-    effective: datetime = attrs.field(validator=_require_aware("effective"))
+    effective: datetime = attrs.field(converter=_effective)
     position: int | None = attrs.field(default=None)
 
     @position.validator
@@ -266,8 +289,8 @@ class Override:
     """
 
     member: str = attrs.field(validator=_require_text("member is required", "member"))
-    start: datetime = attrs.field(validator=_require_aware("start"))
-    end: datetime = attrs.field(validator=_require_aware("end"))
+    start: datetime = attrs.field(converter=_start)
+    end: datetime = attrs.field(converter=_end)
     schedule: str | None = None
     reason: str | None = None
     id: int | None = None  # given by the store that keeps the override

@@ -6,8 +6,27 @@ A schedule's member at a covered instant is ``members[(turn + offset) % n]``:
   handoffs A, A + step, A + 2*step, ... (wall times, A the anchor's local
   time) that happened by the instant: with the wall clock M(t) that is
   ``floor((M(t) - A) / step)``, negative before the anchor.  ``per_shift``
-  counts the active days between the first window at or after the anchor and
-  the covering window.  Manual rotations stay at turn 0.
+  counts the active days between the first window whose start instant is at
+  or after the anchor instant and the covering window.  Manual rotations stay
+  at turn 0.
+
+Readings around daylight-saving transitions (each follows from the one DST
+rule in ``_time``; ``docs/core.md`` shows them with examples):
+
+- A periodic rotation anchored inside a repeated hour: the anchor's wall
+  reading defines the handoff time, and handoff 0 is the instant that wall
+  time denotes (its first occurrence), which can be up to the repeated
+  stretch before the anchor instant.  Anchored at 01:30 CST (the second
+  01:30 of a Chicago fall-back night, 07:30Z), a daily rotation's handoff 0
+  is the first 01:30 (06:30Z).
+- ``per_shift`` compares instants: the first member gets the first window
+  whose start instant is at or after the anchor instant.  A window whose
+  start wall time is skipped starts at the jump, so it can start exactly at
+  an anchor on the jump; a window that starts at the first pass of a repeated
+  hour starts before an anchor in the second pass.
+- A ``per_shift`` window that falls entirely inside a skipped stretch (02:00-
+  02:30 on a US spring-forward night) is a turn of zero length: it counts, and
+  appears in no timeline, as a squeezed turn of a periodic rotation does.
 - ``offset`` comes from the rotation history, folded in order of effective
   instant: "advance" adds one, "set to p at e" picks the offset that puts
   ``members[p]`` on the turn in progress at e.  A change effective at e only
@@ -43,10 +62,17 @@ class Turns:
         rotation = schedule.rotation
         if rotation.start is None:
             return cls(rotation.kind, 0, 0)
-        anchor_wall = local_wall(instant_us(rotation.start), zone)
+        anchor = instant_us(rotation.start)
         if rotation.kind is RotationKind.PER_SHIFT:
-            first_day = windows.first_start_at_or_after(anchor_wall)
+            # The first window whose start INSTANT is at or after the anchor: by the
+            # dual of the DST rule, instant_of(W) >= a exactly when W > M(a - 1us).
+            # (Comparing W with the anchor's local reading goes wrong when the
+            # anchor lies on a spring-forward jump or inside a repeated hour.)
+            first_day = windows.first_start_at_or_after(wall_clock(anchor - 1, zone) + 1)
             return cls(rotation.kind, windows.count_before(first_day), 0)
+        # Periodic: the anchor's local reading is the handoff time (see the module
+        # docstring for an anchor inside a repeated hour).
+        anchor_wall = local_wall(anchor, zone)
         return cls(rotation.kind, anchor_wall, _STEP[rotation.kind] * rotation.every)
 
     def in_window(self, wall: int, day: int, windows: WindowPattern) -> int:

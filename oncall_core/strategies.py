@@ -13,16 +13,16 @@ For your own property-based tests (``pip install oncall-schedule[strategies]``):
 The strategies lean towards the hard cases: zones with daylight-saving
 transitions (including Australia/Lord_Howe's 30-minute shift and
 Pacific/Apia's skipped day), wall times near 01:00-03:00, instants within
-hours of a transition, members repeated within a rotation, and overlapping
-schedules and overrides.  This module needs hypothesis; nothing else in
-``oncall_core`` imports it.
+hours of a transition, instants written in zone-local time with ``fold=1``,
+members repeated within a rotation, and overlapping schedules and overrides.
+This module needs hypothesis; nothing else in ``oncall_core`` imports it.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
@@ -40,6 +40,7 @@ __all__ = [
     "team_states",
     "times_of_day",
     "transitions",
+    "writings",
     "zones",
 ]
 
@@ -101,8 +102,12 @@ def instants(
 ) -> st.SearchStrategy[datetime]:
     """Aware instants between 2009 and 2031, often within hours of a DST transition.
 
-    With ``any_offset`` the instants carry random fixed UTC offsets (the same
-    instant, written differently), otherwise UTC.
+    Without ``any_offset`` the instants are written in UTC.  With it, the same
+    instants are written in any of the ways a caller may write them: UTC, a
+    random fixed UTC offset, or the local time of a zone in :data:`ZONES` as
+    ``astimezone`` gives it (``fold=1`` during the second pass through a
+    repeated hour).  Python compares such datetimes by their wall fields when
+    they share a zone, so these draws test that the code compares instants.
     """
     uniform = st.datetimes(
         min_value=_FIRST.replace(tzinfo=None),
@@ -121,11 +126,22 @@ def instants(
         choices.append(near)
     result = st.one_of(choices)
     if any_offset:
-        offsets = st.integers(min_value=-14 * 4, max_value=14 * 4).map(
-            lambda quarters: timezone(timedelta(minutes=15 * quarters))
-        )
-        result = st.tuples(result, offsets).map(lambda pair: pair[0].astimezone(pair[1]))
+        result = st.tuples(result, writings(zone)).map(lambda pair: pair[0].astimezone(pair[1]))
     return result
+
+
+def writings(zone: str | None = None) -> st.SearchStrategy[tzinfo]:
+    """Time zones to write an instant in: UTC, fixed offsets, and ``ZoneInfo`` zones.
+
+    ``ZoneInfo`` zones are drawn often (``zone`` itself when given, else any of
+    :data:`ZONES`), since an instant written in a zone with daylight saving
+    may carry ``fold=1``.
+    """
+    offsets = st.integers(min_value=-14 * 4, max_value=14 * 4).map(
+        lambda quarters: timezone(timedelta(minutes=15 * quarters))
+    )
+    local = st.sampled_from([zone] if zone else ZONES).map(ZoneInfo)
+    return st.one_of(st.just(UTC), offsets, local, local)
 
 
 def times_of_day() -> st.SearchStrategy[time]:
@@ -140,8 +156,9 @@ def times_of_day() -> st.SearchStrategy[time]:
 
 
 def rotations(zone: str | None = None) -> st.SearchStrategy[Rotation]:
-    """Rotations of every kind, anchored near the instants :func:`instants` draws."""
-    anchors = instants(zone)
+    """Rotations of every kind, anchored near the instants :func:`instants` draws
+    (written in UTC, fixed offsets and zone-local time)."""
+    anchors = instants(zone, any_offset=True)
     periodic = st.builds(
         Rotation,
         kind=st.sampled_from([RotationKind.HOURLY, RotationKind.DAILY, RotationKind.WEEKLY]),
@@ -173,18 +190,23 @@ def schedules(draw: st.DrawFn, *, team: str = "team", name: str | None = None) -
 
 
 def overrides(schedule_names: list[str] | None = None) -> st.SearchStrategy[Override]:
-    """Overrides of a few hours to a few days, team-wide or limited to one of the schedules."""
+    """Overrides of a few hours to a few days, team-wide or limited to one of the schedules.
+
+    Both bounds are written in one drawn zone (UTC, a fixed offset or a zone's
+    local time); the end is ``hours`` of real time after the start.
+    """
     return st.builds(
-        lambda member, start, hours, schedule, reason: Override(
+        lambda member, start, hours, written, schedule, reason: Override(
             member=member,
-            start=start,
-            end=start + timedelta(hours=hours),
+            start=start.astimezone(written),
+            end=(start + timedelta(hours=hours)).astimezone(written),
             schedule=schedule,
             reason=reason,
         ),
         st.sampled_from([*MEMBERS, "Sub"]),
         instants(),
         st.integers(min_value=1, max_value=96),
+        writings(),
         st.sampled_from([None, *(schedule_names or [])]),
         st.sampled_from([None, "vacation"]),
     )
@@ -196,7 +218,7 @@ def rotation_changes(schedules: Sequence[Schedule]) -> st.SearchStrategy[Rotatio
         lambda schedule: st.builds(
             RotationChange,
             schedule=st.just(schedule.name),
-            effective=instants(),
+            effective=instants(any_offset=True),
             position=st.one_of(
                 st.none(), st.integers(min_value=0, max_value=len(schedule.members) - 1)
             ),

@@ -76,8 +76,11 @@ def turn(schedule: Schedule, at: datetime, day: date | None) -> int:
     if rotation.kind is RotationKind.PER_SHIFT:
         if day is None:  # a "set" change outside a window pins the next shift
             day = next(d for d, start, _ in windows(schedule, at, after=8) if start > at)
-        first = anchor.date() if anchor.time() <= schedule.start else anchor.date() + timedelta(1)
-        while first.weekday() not in schedule.days:
+        # The first window whose start instant is at or after the anchor instant.
+        first = anchor.date() - timedelta(days=1)
+        while first.weekday() not in schedule.days or (
+            instant_of(datetime.combine(first, schedule.start), zone) < rotation.start
+        ):
             first += timedelta(days=1)
         weeks, rest = divmod((day - first).days, 7)
         cursor = first + timedelta(weeks=weeks)

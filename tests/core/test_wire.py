@@ -233,7 +233,8 @@ class TestConverter:
             **VALID,
             "overnight": False,
             "timezone": "America/Chicago",
-            "rotation": {"kind": "weekly", "every": 2, "start": "2025-01-06T09:00:00-05:00"},
+            # The model keeps instants in UTC: 09:00-05:00 is 14:00Z.
+            "rotation": {"kind": "weekly", "every": 2, "start": "2025-01-06T14:00:00Z"},
             "priority": 3,
         }
 

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import enum
 import math
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from oncall_pg import build_conninfo, is_conninfo, redact_conninfo
 
 __all__ = [
     "Config",
@@ -46,7 +46,6 @@ __all__ = [
     "StorageMode",
     "conninfo",
     "describe",
-    "redact_conninfo",
     "storage_mode",
 ]
 
@@ -107,13 +106,9 @@ def _blank_is_none(value: str | None) -> str | None:
 def _libpq_url(
     _instance: object, attribute: attrs.Attribute[str | None], value: str | None
 ) -> None:
-    if value is None:
-        return
-    try:
-        conninfo_to_dict(value)
-    except Exception:
-        # psycopg's message quotes the string, which may hold the password.
-        raise _Invalid("not a valid libpq connection URI", attribute.name) from None
+    # Not libpq's own message: it quotes the string, which may hold the password.
+    if value is not None and not is_conninfo(value):
+        raise _Invalid("not a valid libpq connection URI", attribute.name)
 
 
 def _at_least(minimum: int) -> Callable[[object, attrs.Attribute[int], int], None]:
@@ -234,7 +229,7 @@ def conninfo(config: Config) -> str:
     database = config.database
     if database.url is not None:
         return database.url
-    return make_conninfo(
+    return build_conninfo(
         host=database.host or "localhost",
         port=database.port,
         user=database.user,
@@ -242,48 +237,6 @@ def conninfo(config: Config) -> str:
         dbname=database.database,
         sslmode=database.ssl_mode,
     )
-
-
-_URI = re.compile(r"(?P<scheme>postgres(?:ql)?://)(?P<rest>.*)", re.DOTALL)
-_QUERY_PASSWORD = re.compile(r"(?P<key>[?&]password=)[^&]*")
-_KEYWORD_PASSWORD = re.compile(
-    r"(?P<key>(?:^|\s)password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|(?:[^\s'\\]|\\.)+)"
-)
-
-
-def redact_conninfo(text: str) -> str:
-    """``text``, a libpq URI or ``key=value`` string, with any password replaced by ``***``.
-
-    ``postgresql://oncall:s3cret@db/oncall`` becomes ``postgresql://oncall:***@db/oncall``;
-    a ``password`` query parameter or keyword is masked too.  A string libpq cannot
-    parse is masked whole.
-    """
-    uri = _URI.fullmatch(text)
-    if uri is None:
-        try:
-            params = conninfo_to_dict(text)
-        except Exception:
-            return _MASK
-        if "password" not in params:
-            return text
-        masked = _KEYWORD_PASSWORD.sub(lambda match: match["key"] + _MASK, text)
-        # Keep the operator's spelling when the substitution provably did the job;
-        # otherwise rebuild the string (in libpq's order).
-        if conninfo_to_dict(masked).get("password") == _MASK:
-            return masked
-        params["password"] = _MASK
-        return make_conninfo("", **params)
-    rest = uri["rest"]
-    # Like libpq, user info is whatever precedes the first "@" before any "/".
-    authority_end = rest.find("/")
-    authority = rest if authority_end < 0 else rest[:authority_end]
-    if "@" in authority:
-        user_info, _, host_part = authority.partition("@")
-        user, colon, _password = user_info.partition(":")
-        if colon:
-            rest = f"{user}:{_MASK}@{host_part}{rest[len(authority) :]}"
-    rest = _QUERY_PASSWORD.sub(lambda match: match["key"] + _MASK, rest)
-    return uri["scheme"] + rest
 
 
 def _plain(_instance: object, _field: object, value: object) -> object:

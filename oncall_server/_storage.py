@@ -24,6 +24,12 @@ from ._config import Config, StorageMode, conninfo, describe, storage_mode
 
 log = logging.getLogger("oncall_server")
 
+# How to do without the embedded PostgreSQL: the end of its start-up error.
+_EMBEDDED_REMEDY = (
+    "To do without it, set ONCALL_DATABASE__URL (or ONCALL_DATABASE__HOST) to use an "
+    "external PostgreSQL, or ONCALL_USE_DATABASE=false for the in-memory store."
+)
+
 
 async def migrate_database(url: str) -> tuple[int, ...]:
     """Apply pending migrations to the database at ``url``; the versions applied."""
@@ -42,7 +48,7 @@ async def database_url(config: Config) -> AsyncIterator[str]:
         yield conninfo(config)
         return
     data_dir = Path(config.database.data_dir) if config.database.data_dir else default_data_dir()
-    server = EmbeddedPostgres(data_dir)
+    server = EmbeddedPostgres(data_dir, remedy=_EMBEDDED_REMEDY)
     log.info("storage", extra={"fields": {"mode": "embedded", "data_dir": str(data_dir)}})
     url = await asyncio.to_thread(server.start)
     try:

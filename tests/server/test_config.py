@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -14,6 +17,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from psycopg.conninfo import conninfo_to_dict
 
+from oncall_pg import redact_conninfo
 from oncall_server import load_config
 from oncall_server._config import (
     Config,
@@ -24,7 +28,6 @@ from oncall_server._config import (
     StorageMode,
     conninfo,
     describe,
-    redact_conninfo,
     storage_mode,
 )
 
@@ -527,6 +530,27 @@ def test_conninfo_is_the_url_verbatim_when_set() -> None:
 def test_conninfo_needs_an_external_database(environ: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="no external database"):
         conninfo(load_config(None, environ))
+
+
+def test_an_embedded_server_that_cannot_start_names_the_settings_to_do_without(
+    workdir: Path,
+) -> None:
+    (workdir / "data").write_text("not a cluster")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ONCALL_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "oncall_server", "migrate"],
+        env={**env, "ONCALL_DATABASE__DATA_DIR": str(workdir / "data")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    failed = json.loads(result.stderr.splitlines()[-1])
+    assert failed["event"] == "migration failed"
+    assert failed["error"].endswith(
+        "\nTo do without it, set ONCALL_DATABASE__URL (or ONCALL_DATABASE__HOST) to use an "
+        "external PostgreSQL, or ONCALL_USE_DATABASE=false for the in-memory store."
+    )
 
 
 # describe(): the effective configuration, safe to print.

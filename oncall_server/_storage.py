@@ -20,14 +20,15 @@ from oncall_core import MemoryStore, Store
 from oncall_pg import EmbeddedPostgres, PostgresStore, default_data_dir, migrate
 
 from ._cache import CachedStore
-from ._config import Config, StorageMode, conninfo, describe, storage_mode
+from ._config import KEYS, Config, StorageMode, conninfo, describe, storage_mode
 
 log = logging.getLogger("oncall_server")
 
 # How to do without the embedded PostgreSQL: the end of its start-up error.
 _EMBEDDED_REMEDY = (
-    "To do without it, set ONCALL_DATABASE__URL (or ONCALL_DATABASE__HOST) to use an "
-    "external PostgreSQL, or ONCALL_USE_DATABASE=false for the in-memory store."
+    f"To do without it, set {KEYS[('database', 'url')].variable} "
+    f"(or {KEYS[('database', 'host')].variable}) to use an external PostgreSQL, "
+    f"or {KEYS[('use_database',)].variable}=false for the in-memory store."
 )
 
 

@@ -12,7 +12,9 @@ A key's declaration is its field, and it says everything about the key:
 
 :data:`KEYS` lists the keys, read off the classes.  The loader (``_config_loading``)
 takes from it which variables exist, the type to parse each one as, and which values
-not to echo; :func:`describe` masks from the same declarations.
+not to echo; :func:`describe` masks from the same declarations.  What else follows
+from a configuration is here too: the store it selects (:func:`storage_mode`) and the
+connection string of an external PostgreSQL (:func:`conninfo`).
 """
 
 from __future__ import annotations
@@ -31,19 +33,19 @@ from ._cache import MAX_TTL
 
 T = TypeVar("T")
 
-ENV_PREFIX = "ONCALL_"
+ENV_PREFIX = "ONCALL_"  # of every configuration variable
 _MASK = "mask"  # the metadata entry that makes a field secret: how describe() shows it
 
 
 class ConfigError(ValueError):
     """Configuration that cannot be used; the message is one line for the operator.
 
-    ``key`` is the dotted key at fault (``"database.port"``), or None for a problem
-    with the file as a whole; ``source`` says where the value came from
-    (``"from ONCALL_DATABASE__PORT"``, ``"in config.yaml"``), or None for a default.
-    ``other_keys`` are the further keys a rule across keys involves
-    (``min_connections`` must not exceed ``max_connections``), so that the loader can
-    name where their values came from too.
+    ``problem`` is the message without key and source.  ``key`` is the dotted key at
+    fault (``"database.port"``), or None for a problem with the file as a whole;
+    ``source`` says where the value came from (``"from ONCALL_DATABASE__PORT"``,
+    ``"in config.yaml"``), or None for a default.  ``other_keys`` are the further keys
+    a rule across keys involves (``min_connections`` must not exceed
+    ``max_connections``), so that the loader can name where their values came from too.
     """
 
     def __init__(
@@ -220,6 +222,7 @@ def _keys(cls: type[Any], path: tuple[str, ...] = ()) -> Iterator[Key]:
             yield Key(at, ".".join(at), types[field.name], variable, _MASK in field.metadata)
 
 
+#: Every configuration key by its path, in the order of the classes' fields.
 KEYS: dict[tuple[str, ...], Key] = {key.path: key for key in _keys(Config)}
 
 

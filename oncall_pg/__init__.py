@@ -3,6 +3,7 @@
 It imports ``oncall_core`` and nothing of the server.
 """
 
+from ._conninfo import build_conninfo, is_conninfo, redact_conninfo
 from ._embedded import EmbeddedPostgres, EmbeddedPostgresError, default_data_dir
 from ._migrate import Migration, SchemaTooNew, migrate, migrations
 from ._store import PostgresStore
@@ -13,7 +14,10 @@ __all__ = [
     "Migration",
     "PostgresStore",
     "SchemaTooNew",
+    "build_conninfo",
     "default_data_dir",
+    "is_conninfo",
     "migrate",
     "migrations",
+    "redact_conninfo",
 ]

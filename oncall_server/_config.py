@@ -1,98 +1,88 @@
-"""Configuration: the seed's keys and defaults, from a YAML file and ``ONCALL_*`` variables.
+"""The configuration: every key declared once, as a field of the classes below.
 
-Theory of operation.  ``load_config`` (in ``_config_loading``) builds one nested dict
-from two sources, later winning over earlier, on top of the defaults written on the
-classes below:
+A key's declaration is its field, and it says everything about the key:
 
-1. a YAML file: the explicit path (``--config PATH``), else ``$ONCALL_CONFIG``, else
-   ``config.yaml`` in the working directory if there is one, else none;
-2. environment variables ``ONCALL_<SECTION>__<KEY>`` (and ``ONCALL_USE_DATABASE``),
-   case-insensitive after the prefix; their text is converted to the key's type here.
+- its type (the annotation) and its default;
+- its rules: converters normalise (``ssl_mode`` in lower case, an empty ``host`` is
+  unset), validators reject by raising :class:`ConfigError`;
+- whether it is secret (declared with ``_secret``): a secret's value is never in
+  ``repr``, never echoed in an error, and :func:`describe` shows it through its mask;
+- its environment variable, which follows from where the key is:
+  ``ONCALL_<SECTION>__<KEY>``, or ``ONCALL_<KEY>`` for a key of :class:`Config` itself.
 
-While merging it remembers where every key came from, then structures the dict into
-the frozen classes with a strict cattrs converter (no extra keys, no silent
-coercion in the file: ``port: "80"`` is an error, ``ONCALL_SERVER__PORT=80`` is not).
-The classes' validators check ranges, choices and the pool bounds.  The first problem
-becomes one :class:`ConfigError` line naming the key and its source, e.g.
-``database.port: expected an integer, got 'abc' (from ONCALL_DATABASE__PORT)``; no
-``Config`` is returned unless all of it is valid.  Values of secret keys (password,
-url) are never echoed, neither in errors nor by :func:`describe`.
-
-Only the *effective* configuration is checked: a bad value in the file that the
-environment overrides is not reported.  Unknown keys always are.
-
-This module holds the classes, their rules and what is derived from them (storage
-mode, connection string, the masked description); ``_config_loading`` reads them.
+:data:`KEYS` lists the keys, read off the classes.  The loader (``_config_loading``)
+takes from it which variables exist, the type to parse each one as, and which values
+not to echo; :func:`describe` masks from the same declarations.  What else follows
+from a configuration is here too: the store it selects (:func:`storage_mode`) and the
+connection string of an external PostgreSQL (:func:`conninfo`).
 """
 
 from __future__ import annotations
 
 import enum
 import math
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, get_type_hints
 
 import attrs
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-__all__ = [
-    "Config",
-    "ConfigError",
-    "DatabaseConfig",
-    "LoggingConfig",
-    "ServerConfig",
-    "StorageMode",
-    "conninfo",
-    "describe",
-    "redact_conninfo",
-    "storage_mode",
-]
+from oncall_pg import build_conninfo, is_conninfo, redact_conninfo
 
-_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
-_SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-_MASK = "***"
+from ._cache import MAX_TTL
+
+T = TypeVar("T")
+
+ENV_PREFIX = "ONCALL_"  # of every configuration variable
+_MASK = "mask"  # the metadata entry that makes a field secret: how describe() shows it
 
 
 class ConfigError(ValueError):
     """Configuration that cannot be used; the message is one line for the operator.
 
-    ``key`` is the dotted key at fault (``"database.port"``), or None for a problem
-    with the file as a whole; ``source`` says where the value came from
-    (``"from ONCALL_DATABASE__PORT"``, ``"in config.yaml"``), or None for a default.
+    ``problem`` is the message without key and source.  ``key`` is the dotted key at
+    fault (``"database.port"``), or None for a problem with the file as a whole;
+    ``source`` says where the value came from (``"from ONCALL_DATABASE__PORT"``,
+    ``"in config.yaml"``), or None for a default.  ``other_keys`` are the further keys
+    a rule across keys involves (``min_connections`` must not exceed
+    ``max_connections``), so that the loader can name where their values came from too.
     """
 
-    def __init__(self, problem: str, *, key: str | None = None, source: str | None = None) -> None:
+    def __init__(
+        self,
+        problem: str,
+        *,
+        key: str | None = None,
+        source: str | None = None,
+        other_keys: Sequence[str] = (),
+    ) -> None:
         text = f"{key}: {problem}" if key else problem
         super().__init__(f"{text} ({source})" if source else text)
         self.problem = problem
         self.key = key
         self.source = source
+        self.other_keys = tuple(other_keys)
 
 
-class _Invalid(ConfigError):
-    """Raised by validators: ``names`` are the attributes involved, the first at fault."""
-
-    def __init__(self, problem: str, *names: str) -> None:
-        super().__init__(problem, key=names[0])
-        self.names = names
-
-
-# Validators and converters.  Values have the right type here: cattrs checked it.
+def _secret(default: T, *, mask: Callable[[str], str], **options: Any) -> T:
+    # A secret key's field (``options`` as for attrs.field): describe() shows a set
+    # value as mask(value), and Key.secret tells the loader not to echo it.
+    field: T = attrs.field(default=default, repr=False, metadata={_MASK: mask}, **options)
+    return field
 
 
-def _port(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if not 1 <= value <= 65535:
-        raise _Invalid(f"must be between 1 and 65535, got {value}", attribute.name)
-
-
-def _one_of(choices: tuple[str, ...]) -> Callable[[object, attrs.Attribute[str], str], None]:
-    def check(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-        if value not in choices:
-            raise _Invalid(f"must be one of {', '.join(choices)}; got {value!r}", attribute.name)
+def _rule(holds: Callable[[Any], bool], problem: str) -> Callable[[Any, Any, Any], None]:
+    # A validator; ``problem`` is formatted with the rejected ``value``.  Loaded values
+    # have their declared type by now: the loader's converter checked it first.
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not holds(value):
+            raise ConfigError(problem.format(value=value), key=attribute.name)
 
     return check
+
+
+def _one_of(*choices: str) -> Callable[[Any, Any, Any], None]:
+    return _rule(choices.__contains__, f"must be one of {', '.join(choices)}; got {{value!r}}")
 
 
 def _lower(value: str) -> str:
@@ -104,34 +94,7 @@ def _blank_is_none(value: str | None) -> str | None:
     return value or None
 
 
-def _libpq_url(
-    _instance: object, attribute: attrs.Attribute[str | None], value: str | None
-) -> None:
-    if value is None:
-        return
-    try:
-        conninfo_to_dict(value)
-    except Exception:
-        # psycopg's message quotes the string, which may hold the password.
-        raise _Invalid("not a valid libpq connection URI", attribute.name) from None
-
-
-def _at_least(minimum: int) -> Callable[[object, attrs.Attribute[int], int], None]:
-    def check(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-        if value < minimum:
-            raise _Invalid(f"must be at least {minimum}, got {value}", attribute.name)
-
-    return check
-
-
-def _seconds(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (math.isfinite(value) and value > 0):
-        raise _Invalid(f"must be a positive number of seconds, got {value}", attribute.name)
-
-
-def _cache_ttl(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (math.isfinite(value) and 0 <= value <= 1):
-        raise _Invalid(f"must be from 0 to 1 seconds, got {value}", attribute.name)
+_PORT = _rule(lambda port: 1 <= port <= 65535, "must be between 1 and 65535, got {value}")
 
 
 @attrs.frozen(kw_only=True)
@@ -139,7 +102,7 @@ class ServerConfig:
     """Where the HTTP server listens (``server:`` in the file, ``ONCALL_SERVER__*``)."""
 
     address: str = "0.0.0.0"
-    port: int = attrs.field(default=1373, validator=_port)
+    port: int = attrs.field(default=1373, validator=_PORT)
 
 
 @attrs.frozen(kw_only=True)
@@ -157,29 +120,56 @@ class DatabaseConfig:
     from a team state it loaded before (see ``oncall_server._cache``).
     """
 
-    url: str | None = attrs.field(
-        default=None, converter=_blank_is_none, validator=_libpq_url, repr=False
+    url: str | None = _secret(
+        None,
+        mask=redact_conninfo,
+        converter=_blank_is_none,
+        # Not libpq's own message: it quotes the string, which may hold a password.
+        validator=_rule(
+            lambda url: url is None or is_conninfo(url), "not a valid libpq connection URI"
+        ),
     )
     host: str | None = attrs.field(default=None, converter=_blank_is_none)
-    port: int = attrs.field(default=5432, validator=_port)
+    port: int = attrs.field(default=5432, validator=_PORT)
     user: str = "oncall"
-    password: str = attrs.field(default="oncall", repr=False)
+    password: str = _secret("oncall", mask=lambda _password: "***")
     database: str = "oncall"
-    ssl_mode: str = attrs.field(default="disable", converter=_lower, validator=_one_of(_SSL_MODES))
-    max_connections: int = attrs.field(default=10, validator=_at_least(1))
-    min_connections: int = attrs.field(default=2, validator=_at_least(0))
+    ssl_mode: str = attrs.field(
+        default="disable",
+        converter=_lower,
+        validator=_one_of("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    )
+    max_connections: int = attrs.field(
+        default=10, validator=_rule(lambda count: count >= 1, "must be at least 1, got {value}")
+    )
+    min_connections: int = attrs.field(
+        default=2, validator=_rule(lambda count: count >= 0, "must be at least 0, got {value}")
+    )
     migrations_path: str | None = None
     data_dir: Path | None = None
-    pool_timeout: float = attrs.field(default=5.0, validator=_seconds)
-    cache_ttl: float = attrs.field(default=0.5, validator=_cache_ttl)
+    pool_timeout: float = attrs.field(
+        default=5.0,
+        validator=_rule(
+            lambda seconds: math.isfinite(seconds) and seconds > 0,
+            "must be a positive number of seconds, got {value}",
+        ),
+    )
+    cache_ttl: float = attrs.field(
+        default=0.5,
+        validator=_rule(
+            lambda seconds: 0 <= seconds <= MAX_TTL,  # false for nan; inf is above MAX_TTL
+            f"must be from 0 to {MAX_TTL:g} seconds, got {{value}}",
+        ),
+    )
 
     def __attrs_post_init__(self) -> None:
+        # A rule across two keys, checked once each key has passed its own rules.
         if self.min_connections > self.max_connections:
-            raise _Invalid(
+            raise ConfigError(
                 f"must not exceed max_connections ({self.max_connections}), "
                 f"got {self.min_connections}",
-                "min_connections",
-                "max_connections",
+                key="min_connections",
+                other_keys=["max_connections"],
             )
 
 
@@ -187,7 +177,11 @@ class DatabaseConfig:
 class LoggingConfig:
     """Logging settings (``logging:`` in the file, ``ONCALL_LOGGING__LEVEL``)."""
 
-    level: str = attrs.field(default="info", converter=_lower, validator=_one_of(_LOG_LEVELS))
+    level: str = attrs.field(
+        default="info",
+        converter=_lower,
+        validator=_one_of("debug", "info", "warning", "error", "critical"),
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -198,6 +192,38 @@ class Config:
     database: DatabaseConfig = attrs.field(factory=DatabaseConfig)
     logging: LoggingConfig = attrs.field(factory=LoggingConfig)
     use_database: bool = True
+
+
+@attrs.frozen
+class Key:
+    """One configuration key, as its field declares it.
+
+    ``path`` is where it is (``("database", "port")``, or ``("use_database",)`` at the
+    top), ``name`` its dotted form for messages, ``type`` its annotation (``int``,
+    ``str | None``...), ``variable`` the environment variable that sets it
+    (``ONCALL_DATABASE__PORT``), and ``secret`` whether its value must not be echoed.
+    """
+
+    path: tuple[str, ...]
+    name: str
+    type: Any
+    variable: str
+    secret: bool
+
+
+def _keys(cls: type[Any], path: tuple[str, ...] = ()) -> Iterator[Key]:
+    types = get_type_hints(cls)
+    for field in attrs.fields(cls):
+        at = (*path, field.name)
+        if attrs.has(types[field.name]):  # a section: its fields are the keys
+            yield from _keys(types[field.name], at)
+        else:
+            variable = ENV_PREFIX + "__".join(at).upper()
+            yield Key(at, ".".join(at), types[field.name], variable, _MASK in field.metadata)
+
+
+#: Every configuration key by its path, in the order of the classes' fields.
+KEYS: dict[tuple[str, ...], Key] = {key.path: key for key in _keys(Config)}
 
 
 class StorageMode(enum.Enum):
@@ -234,7 +260,7 @@ def conninfo(config: Config) -> str:
     database = config.database
     if database.url is not None:
         return database.url
-    return make_conninfo(
+    return build_conninfo(
         host=database.host or "localhost",
         port=database.port,
         user=database.user,
@@ -244,62 +270,18 @@ def conninfo(config: Config) -> str:
     )
 
 
-_URI = re.compile(r"(?P<scheme>postgres(?:ql)?://)(?P<rest>.*)", re.DOTALL)
-_QUERY_PASSWORD = re.compile(r"(?P<key>[?&]password=)[^&]*")
-_KEYWORD_PASSWORD = re.compile(
-    r"(?P<key>(?:^|\s)password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|(?:[^\s'\\]|\\.)+)"
-)
-
-
-def redact_conninfo(text: str) -> str:
-    """``text``, a libpq URI or ``key=value`` string, with any password replaced by ``***``.
-
-    ``postgresql://oncall:s3cret@db/oncall`` becomes ``postgresql://oncall:***@db/oncall``;
-    a ``password`` query parameter or keyword is masked too.  A string libpq cannot
-    parse is masked whole.
-    """
-    uri = _URI.fullmatch(text)
-    if uri is None:
-        try:
-            params = conninfo_to_dict(text)
-        except Exception:
-            return _MASK
-        if "password" not in params:
-            return text
-        masked = _KEYWORD_PASSWORD.sub(lambda match: match["key"] + _MASK, text)
-        # Keep the operator's spelling when the substitution provably did the job;
-        # otherwise rebuild the string (in libpq's order).
-        if conninfo_to_dict(masked).get("password") == _MASK:
-            return masked
-        params["password"] = _MASK
-        return make_conninfo("", **params)
-    rest = uri["rest"]
-    # Like libpq, user info is whatever precedes the first "@" before any "/".
-    authority_end = rest.find("/")
-    authority = rest if authority_end < 0 else rest[:authority_end]
-    if "@" in authority:
-        user_info, _, host_part = authority.partition("@")
-        user, colon, _password = user_info.partition(":")
-        if colon:
-            rest = f"{user}:{_MASK}@{host_part}{rest[len(authority) :]}"
-    rest = _QUERY_PASSWORD.sub(lambda match: match["key"] + _MASK, rest)
-    return uri["scheme"] + rest
-
-
-def _plain(_instance: object, _field: object, value: object) -> object:
-    return str(value) if isinstance(value, Path) else value
-
-
 def describe(config: Config) -> dict[str, Any]:
     """The effective configuration as a JSON-ready dict, shaped like ``config.yaml``.
 
-    The password is ``***`` when set and a password inside ``database.url`` is masked
-    (:func:`redact_conninfo`), so the result is safe to print and to log.
+    A secret key that is set is shown through its mask: the password as ``***``, a
+    password inside ``database.url`` masked (:func:`oncall_pg.redact_conninfo`); so
+    the result is safe to print and to log.
     """
-    data: dict[str, Any] = attrs.asdict(config, value_serializer=_plain)
-    database = data["database"]
-    if database["password"]:
-        database["password"] = _MASK
-    if database["url"] is not None:
-        database["url"] = redact_conninfo(database["url"])
-    return data
+    return attrs.asdict(config, value_serializer=_shown)
+
+
+def _shown(_instance: object, field: attrs.Attribute[Any] | None, value: object) -> object:
+    mask = field.metadata.get(_MASK) if field is not None else None
+    if mask is not None and value:
+        return mask(value)
+    return str(value) if isinstance(value, Path) else value

@@ -1,38 +1,42 @@
 """Loading the configuration: defaults < YAML file < ``ONCALL_*`` variables.
 
-See :mod:`oncall_server._config` for the classes and the rules; this module
-finds the file, merges the sources while remembering where each key came from,
-structures the result with a strict cattrs converter, and turns the first
-problem into one :class:`ConfigError` line naming the key and its source.
+Theory of operation.  :func:`load_config` merges the file and then the environment
+into one nested dict, remembering where each key came from (``in config.yaml``,
+``from ONCALL_SERVER__PORT``).  One strict cattrs converter then structures the dict
+into the classes of ``_config``, whose validators check ranges, choices and the pool
+bounds.  The converter knows two spellings of a value: a YAML value must already have
+the key's type (``port: "80"`` is an error, never coerced), while an environment
+variable's text is parsed, as it is read, into the key's type (``ONCALL_SERVER__PORT=80``).
+
+The first problem becomes one :class:`ConfigError` line naming the key and where its
+value came from, e.g. ``database.port: expected an integer, got 'abc' (from
+ONCALL_DATABASE__PORT)``; no ``Config`` is returned unless all of it is valid.  A
+secret key's value is described by its kind, never echoed.  Only the *effective*
+configuration is checked: a bad value in the file that the environment overrides is
+not reported.  Unknown keys always are.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar, get_args, get_type_hints
+from typing import Any, get_args
 
-import attrs
 import cattrs
 import yaml
 from cattrs.errors import ForbiddenExtraKeysError
 
-from ._config import (
-    Config,
-    ConfigError,
-    DatabaseConfig,
-    LoggingConfig,
-    ServerConfig,
-    _Invalid,
-)
+from oncall_core import leaf_errors
 
-T = TypeVar("T")
+from ._config import ENV_PREFIX, KEYS, Config, ConfigError, Key
 
-_PREFIX = "ONCALL_"
 _FILE_VARIABLE = "ONCALL_CONFIG"
 _DEFAULT_FILE = "config.yaml"
+_SECTIONS = frozenset(path[0] for path in KEYS if len(path) > 1)
+
+_Sources = dict[tuple[str, ...], str]  # key path -> "in config.yaml", "from ONCALL_..."
 
 
 class _WrongType(TypeError):
@@ -42,27 +46,6 @@ class _WrongType(TypeError):
         super().__init__(f"expected {expected}, got {value!r}")
         self.expected = expected
         self.value = value
-
-
-# Keys whose values must not appear in messages.
-_SECRETS = {("database", "password"), ("database", "url")}
-_SECTIONS: dict[str, type[Any]] = {
-    "server": ServerConfig,
-    "database": DatabaseConfig,
-    "logging": LoggingConfig,
-}
-
-
-def _types(cls: type[Any]) -> dict[str, Any]:
-    hints = get_type_hints(cls)
-    return {field.name: hints[field.name] for field in attrs.fields(cls)}
-
-
-# Top-level scalars, then each section's keys: the type every known key has.
-_TOP_LEVEL_TYPES = {name: kind for name, kind in _types(Config).items() if name not in _SECTIONS}
-_SECTION_TYPES = {name: _types(cls) for name, cls in _SECTIONS.items()}
-
-_Sources = dict[tuple[str, ...], str]
 
 
 def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
@@ -84,9 +67,10 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
     found = _config_file(path, environ)
     if found is not None:
         _merge_file(merged, sources, *found)
-    for name, keys, value in _environment(environ):
-        _set(merged, keys, value)
-        sources[keys] = f"from {name}"
+    for keys, value, where in _environment(environ):
+        section = merged.setdefault(keys[0], {}) if len(keys) > 1 else merged
+        section[keys[-1]] = value
+        sources[keys] = where
     try:
         return _converter.structure(merged, Config)
     except (cattrs.BaseValidationError, ConfigError) as error:
@@ -143,129 +127,78 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
     return "invalid YAML"
 
 
-def _environment(environ: Mapping[str, str]) -> Iterator[tuple[str, tuple[str, ...], object]]:
-    """(variable, key path, typed value) for each ``ONCALL_*`` configuration variable."""
+def _environment(environ: Mapping[str, str]) -> Iterator[tuple[tuple[str, ...], object, str]]:
+    """(key path, typed value, source) for each ``ONCALL_*`` configuration variable."""
     claimed: dict[tuple[str, ...], str] = {}
     for name in sorted(environ):
-        if not name.startswith(_PREFIX) or name.upper() == _FILE_VARIABLE:
+        if not name.startswith(ENV_PREFIX) or name.upper() == _FILE_VARIABLE:
             continue
-        keys = tuple(name[len(_PREFIX) :].lower().split("__"))
+        keys = tuple(name[len(ENV_PREFIX) :].lower().split("__"))
         if not _is_ours(keys[0]):
             continue
-        where = f"from {name}"
         if keys in claimed:
             raise ConfigError(f"set by both {claimed[keys]} and {name}", key=".".join(keys))
         claimed[keys] = name
-        yield name, keys, _typed(keys, environ[name], where)
+        where = f"from {name}"
+        yield keys, _typed(keys, environ[name], where), where
 
 
 def _is_ours(head: str) -> bool:
     # A known top-level key, or a section name with more after it: ONCALL_SERVER__PORT,
     # and the typo ONCALL_SERVER_PORT (reported, not ignored).
-    return head in _TOP_LEVEL_TYPES or any(
+    return (head,) in KEYS or any(
         head == section or head.startswith(f"{section}_") for section in _SECTIONS
     )
 
 
 def _typed(keys: tuple[str, ...], text: str, where: str) -> object:
-    """``text`` converted to the type of the key at ``keys``."""
-    key = ".".join(keys)
-    if len(keys) == 1 and keys[0] in _TOP_LEVEL_TYPES:
-        kind = _TOP_LEVEL_TYPES[keys[0]]
-    elif len(keys) == 2 and keys[1] in _SECTION_TYPES.get(keys[0], {}):
-        kind = _SECTION_TYPES[keys[0]][keys[1]]
-    elif keys[0] in _SECTIONS and len(keys) == 1:
-        raise ConfigError(
-            f"is a section; set its keys as {_PREFIX}{keys[0].upper()}__<KEY>",
-            key=key,
-            source=where,
-        )
-    else:
-        hint = "" if len(keys) > 1 else f"; separate levels with __, as in {_PREFIX}SERVER__PORT"
-        raise ConfigError(f"unknown key{hint}", key=key, source=where)
+    """``text`` as a value of the key at ``keys``, by the converter's rules for text."""
+    key = KEYS.get(keys)
+    if key is None and keys[0] in _SECTIONS and len(keys) == 1:
+        problem = f"is a section; set its keys as {ENV_PREFIX}{keys[0].upper()}__<KEY>"
+        raise ConfigError(problem, key=keys[0], source=where)
+    if key is None:
+        hint = "" if len(keys) > 1 else f"; separate levels with __, as in {ENV_PREFIX}SERVER__PORT"
+        raise ConfigError(f"unknown key{hint}", key=".".join(keys), source=where)
+    if text == "" and type(None) in get_args(key.type):
+        return None  # an empty variable unsets an optional key
     try:
-        return _parse(text, kind)
+        return _converter.structure(_EnvironmentText(text), key.type)
     except _WrongType as error:
-        raise ConfigError(_wrong_type(error, keys), key=key, source=where) from None
-
-
-_TRUE = frozenset({"true", "1", "yes"})
-_FALSE = frozenset({"false", "0", "no"})
-_INTEGER = re.compile(r"[+-]?\d+")
-
-
-def _parse(text: str, kind: Any) -> object:
-    """An environment variable's text as a value of type ``kind`` (str stays str)."""
-    alternatives = [option for option in get_args(kind) if option is not type(None)]
-    if alternatives:  # ``X | None``
-        if text == "":
-            return None
-        kind = alternatives[0]
-    stripped = text.strip()
-    if kind is bool:
-        if stripped.lower() in _TRUE | _FALSE:
-            return stripped.lower() in _TRUE
-        raise _WrongType("true or false (also 1/0, yes/no)", text)
-    if kind is int:
-        if _INTEGER.fullmatch(stripped):
-            return int(stripped)
-        raise _WrongType("an integer", text)
-    if kind is float:
-        try:
-            return float(stripped)
-        except ValueError:
-            raise _WrongType("a number", text) from None
-    return text
-
-
-def _set(merged: dict[str, Any], keys: tuple[str, ...], value: object) -> None:
-    if len(keys) == 1:
-        merged[keys[0]] = value
-    else:
-        section = merged.setdefault(keys[0], {})
-        section[keys[1]] = value
+        raise ConfigError(_wrong_type(error, key), key=key.name, source=where) from None
 
 
 def _explain(error: Exception, sources: _Sources) -> ConfigError:
     """The first problem in a cattrs error tree, as one line naming key and source."""
-    at, problem = next(_problems(error, ()))
-    keys: list[tuple[str, ...]]
+    steps, problem = next(leaf_errors(error))
+    at = tuple(str(step) for step in steps)  # attribute names only: no lists here
     if isinstance(problem, ForbiddenExtraKeysError):
-        keys = [(*at, sorted(problem.extra_fields)[0])]
+        involved = [(*at, min(problem.extra_fields))]
         text = "unknown key"
     elif isinstance(problem, _WrongType):
-        keys = [at]
-        text = _wrong_type(problem, at)
-    elif isinstance(problem, _Invalid):
-        keys = [(*at, name) for name in problem.names]
+        involved = [at]
+        text = _wrong_type(problem, KEYS.get(at))
+    elif isinstance(problem, ConfigError) and problem.key is not None:  # a class's rule
+        involved = [(*at, name) for name in (problem.key, *problem.other_keys)]
         text = problem.problem
     else:
-        keys = [at]
+        involved = [at]
         text = f"invalid value ({type(problem).__name__})"
-    found = [where for key in keys if (where := _source(key, sources)) is not None]
-    return ConfigError(text, key=".".join(keys[0]), source="; ".join(dict.fromkeys(found)) or None)
-
-
-def _problems(error: BaseException, at: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
-    if isinstance(error, cattrs.ClassValidationError):
-        with_notes, others = error.group_exceptions()
-        for inner, note in with_notes:
-            yield from _problems(inner, (*at, note.name))
-        for inner in others:
-            yield from _problems(inner, at)
-    else:
-        yield at, error
+    found = [where for keys in involved if (where := _source(keys, sources)) is not None]
+    source = "; ".join(dict.fromkeys(found)) or None
+    return ConfigError(text, key=".".join(involved[0]), source=source)
 
 
 def _source(keys: tuple[str, ...], sources: _Sources) -> str | None:
+    # A key inherits the source of its section (an unknown section named in the file).
     for length in range(len(keys), 0, -1):
         if keys[:length] in sources:
             return sources[keys[:length]]
     return None
 
 
-def _wrong_type(error: _WrongType, keys: tuple[str, ...]) -> str:
-    got = _kind(error.value) if keys in _SECRETS else repr(error.value)
+def _wrong_type(error: _WrongType, key: Key | None) -> str:
+    got = _kind(error.value) if key is not None and key.secret else repr(error.value)
     return f"expected {error.expected}, got {got}"
 
 
@@ -274,22 +207,51 @@ def _kind(value: object) -> str:
     return names.get(type(value), f"a value of type {type(value).__name__}")
 
 
-# The converter: strict scalars (YAML already typed them; environment text was parsed above).
+# The converter.  A YAML value must already have the key's type (``port: "80"`` is an
+# error); an environment variable's text, marked as _EnvironmentText, is parsed.
 
 
-def _strict(kind: type[T], expected: str) -> Callable[[object, type[Any]], T]:
-    def structure(value: object, _type: type[Any]) -> T:
-        if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
-            return value
-        raise _WrongType(expected, value)
+class _EnvironmentText(str):
+    """The text of an environment variable, which the structure hooks parse."""
 
-    return structure
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def _structure_bool(value: object, _type: type[Any]) -> bool:
+    if isinstance(value, _EnvironmentText):
+        if value.strip().lower() in _BOOLEANS:
+            return _BOOLEANS[value.strip().lower()]
+        raise _WrongType("true or false (also 1/0, yes/no)", value)
+    if isinstance(value, bool):
+        return value
+    raise _WrongType("true or false", value)
+
+
+def _structure_int(value: object, _type: type[Any]) -> int:
+    if isinstance(value, _EnvironmentText) and _INTEGER.fullmatch(value.strip()):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise _WrongType("an integer", value)
 
 
 def _structure_float(value: object, _type: type[Any]) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, _EnvironmentText):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    elif isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     raise _WrongType("a number", value)
+
+
+def _structure_str(value: object, _type: type[Any]) -> str:
+    if isinstance(value, str):
+        return str(value)  # a plain str, also from _EnvironmentText
+    raise _WrongType("a string", value)
 
 
 def _structure_path(value: object, _type: type[Any]) -> Path:
@@ -299,9 +261,8 @@ def _structure_path(value: object, _type: type[Any]) -> Path:
 
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
-_converter.register_structure_hook(str, _strict(str, "a string"))
-_converter.register_structure_hook(int, _strict(int, "an integer"))
-_converter.register_structure_hook(bool, _strict(bool, "true or false"))
+_converter.register_structure_hook(bool, _structure_bool)
+_converter.register_structure_hook(int, _structure_int)
 _converter.register_structure_hook(float, _structure_float)
+_converter.register_structure_hook(str, _structure_str)
 _converter.register_structure_hook(Path, _structure_path)
-_converter.register_unstructure_hook(Path, str)

@@ -20,9 +20,16 @@ from oncall_core import MemoryStore, Store
 from oncall_pg import EmbeddedPostgres, PostgresStore, default_data_dir, migrate
 
 from ._cache import CachedStore
-from ._config import Config, StorageMode, conninfo, describe, storage_mode
+from ._config import KEYS, Config, StorageMode, conninfo, describe, storage_mode
 
 log = logging.getLogger("oncall_server")
+
+# How to do without the embedded PostgreSQL: the end of its start-up error.
+_EMBEDDED_REMEDY = (
+    f"To do without it, set {KEYS[('database', 'url')].variable} "
+    f"(or {KEYS[('database', 'host')].variable}) to use an external PostgreSQL, "
+    f"or {KEYS[('use_database',)].variable}=false for the in-memory store."
+)
 
 
 async def migrate_database(url: str) -> tuple[int, ...]:
@@ -42,7 +49,7 @@ async def database_url(config: Config) -> AsyncIterator[str]:
         yield conninfo(config)
         return
     data_dir = Path(config.database.data_dir) if config.database.data_dir else default_data_dir()
-    server = EmbeddedPostgres(data_dir)
+    server = EmbeddedPostgres(data_dir, remedy=_EMBEDDED_REMEDY)
     log.info("storage", extra={"fields": {"mode": "embedded", "data_dir": str(data_dir)}})
     url = await asyncio.to_thread(server.start)
     try:

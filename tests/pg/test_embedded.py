@@ -12,23 +12,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from oncall_pg._embedded import (
-    EmbeddedPostgres,
-    EmbeddedPostgresError,
-    _data_home,
-    default_data_dir,
-)
+from oncall_pg import EmbeddedPostgres, EmbeddedPostgresError, default_data_dir
 
-REMEDY = (
-    "set ONCALL_DATABASE__URL (or ONCALL_DATABASE__HOST) to use an external PostgreSQL, "
-    "or ONCALL_USE_DATABASE=false for the in-memory store"
-)
+# What the caller says to do instead; a failed start ends its message with it.
+REMEDY = "To do without it, use another store."
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
     # One cluster for the module: initdb costs ~0.6 s, a restart ~0.1 s.
-    pg = EmbeddedPostgres(tmp_path_factory.mktemp("embedded") / "data")
+    pg = EmbeddedPostgres(tmp_path_factory.mktemp("embedded") / "data", remedy=REMEDY)
     yield pg
     pg.stop()
 
@@ -124,7 +117,7 @@ def test_a_stale_pid_file_does_not_prevent_starting(
 CRASHING_RUN = """
 import os, sys
 from pathlib import Path
-from oncall_pg._embedded import EmbeddedPostgres
+from oncall_pg import EmbeddedPostgres
 EmbeddedPostgres(Path(sys.argv[1])).start()
 os._exit(0)  # no stop, no atexit: the server is left running
 """
@@ -160,7 +153,7 @@ def test_a_server_that_does_not_start_fails_helpfully_and_starts_once_fixed(
     message = str(raised.value)
     assert f"could not start the embedded PostgreSQL server in {pg.data_dir}" in message
     assert "shared_buffers" in message  # from the server log
-    assert REMEDY in message
+    assert message.endswith(f"\n{REMEDY}")
     assert not pg.is_running
     assert select_one(pg.start()) == 1
 
@@ -194,13 +187,13 @@ def test_an_unusable_data_directory_fails_helpfully_and_changes_nothing(
 ) -> None:
     data_dir = make_data_dir(tmp_path)
     before = snapshot(tmp_path)
-    pg = EmbeddedPostgres(data_dir)
+    pg = EmbeddedPostgres(data_dir, remedy=REMEDY)
 
     with pytest.raises(EmbeddedPostgresError) as raised:
         pg.start()
 
     assert str(data_dir) in str(raised.value)
-    assert REMEDY in str(raised.value)
+    assert str(raised.value).endswith(f"\n{REMEDY}")
     assert raised.value.data_dir == data_dir
     assert not pg.is_running
     assert snapshot(tmp_path) == before
@@ -242,7 +235,29 @@ HOME = Path("/home/jane")
         ("win32", {}, False, HOME / "AppData" / "Local"),
     ],
 )
-def test_the_data_home_follows_each_platforms_convention(
-    platform: str, environ: dict[str, str], is_root: bool, expected: Path
+def test_the_default_data_dir_follows_each_platforms_convention(
+    monkeypatch: pytest.MonkeyPatch,
+    platform: str,
+    environ: dict[str, str],
+    is_root: bool,
+    expected: Path,
 ) -> None:
-    assert _data_home(platform, environ, HOME, is_root=is_root) == expected
+    # default_data_dir() reads the platform, the user and the environment when called.
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(os, "geteuid", lambda: 0 if is_root else 1000, raising=False)
+    monkeypatch.setenv("HOME", str(HOME))
+    for name in ("XDG_DATA_HOME", "LOCALAPPDATA"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert default_data_dir() == expected / "oncall-schedule" / "postgres"
+
+
+def test_without_a_remedy_a_failed_start_says_only_what_failed(tmp_path: Path) -> None:
+    data_dir = make_file(tmp_path)
+    with pytest.raises(EmbeddedPostgresError) as raised:
+        EmbeddedPostgres(data_dir).start()
+    assert str(raised.value) == (
+        f"could not start the embedded PostgreSQL server in {data_dir}: "
+        f"{data_dir} exists and is not a directory"
+    )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -14,8 +17,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from psycopg.conninfo import conninfo_to_dict
 
-from oncall_server import load_config
-from oncall_server._config import (
+from oncall_pg import redact_conninfo
+from oncall_server import (
     Config,
     ConfigError,
     DatabaseConfig,
@@ -24,7 +27,7 @@ from oncall_server._config import (
     StorageMode,
     conninfo,
     describe,
-    redact_conninfo,
+    load_config,
     storage_mode,
 )
 
@@ -71,28 +74,35 @@ def load_error(path: Path | None = None, environ: dict[str, str] | None = None) 
 # Defaults and the seed's file.
 
 
+# Every key with its default, as describe() shows it (the password masked).
+DEFAULTS: dict[str, Any] = {
+    "server": {"address": "0.0.0.0", "port": 1373},
+    "database": {
+        "url": None,
+        "host": None,
+        "port": 5432,
+        "user": "oncall",
+        "password": "***",
+        "database": "oncall",
+        "ssl_mode": "disable",
+        "max_connections": 10,
+        "min_connections": 2,
+        "migrations_path": None,
+        "data_dir": None,
+        "pool_timeout": 5.0,
+        "cache_ttl": 0.5,
+    },
+    "logging": {"level": "info"},
+    "use_database": True,
+}
+
+
 def test_defaults_are_the_seeds(workdir: Path) -> None:
     config = load_config(None, {})
     assert config == Config()
-    assert config.server == ServerConfig(address="0.0.0.0", port=1373)
-    database = config.database
-    assert (database.port, database.user, database.password, database.database) == (
-        5432,
-        "oncall",
-        "oncall",
-        "oncall",
-    )
-    assert (database.ssl_mode, database.max_connections, database.min_connections) == (
-        "disable",
-        10,
-        2,
-    )
+    assert json.dumps(describe(config)) == json.dumps(DEFAULTS)  # the same keys, in order
+    assert config.database.password == "oncall"
     # host is unset rather than "localhost", so the default is the embedded server.
-    assert database.host is None
-    assert database.url is None
-    assert database.pool_timeout == 5.0
-    assert config.logging.level == "info"
-    assert config.use_database is True
     assert storage_mode(config) is StorageMode.EMBEDDED
 
 
@@ -146,6 +156,7 @@ KINDS = [
      "database.migrations_path", "m1", "m2"),
     ("database: {pool_timeout: 2}", "ONCALL_DATABASE__POOL_TIMEOUT", "0.5",
      "database.pool_timeout", 2.0, 0.5),
+    ("database: {cache_ttl: 1}", "ONCALL_DATABASE__CACHE_TTL", "0", "database.cache_ttl", 1.0, 0.0),
     ("logging: {level: debug}", "ONCALL_LOGGING__LEVEL", "WARNING", "logging.level", "debug",
      "warning"),
     ("use_database: false", "ONCALL_USE_DATABASE", "true", "use_database", False, True),
@@ -157,6 +168,13 @@ def attribute(config: Config, dotted: str) -> Any:
     for name in dotted.split("."):
         value = getattr(value, name)
     return value
+
+
+def test_the_precedence_table_covers_every_key() -> None:
+    keys: set[str] = set()
+    for name, value in describe(Config()).items():
+        keys |= {f"{name}.{key}" for key in value} if isinstance(value, dict) else {name}
+    assert keys == {row[3] for row in KINDS}
 
 
 @pytest.mark.parametrize(("text", "variable", "env_text", "dotted", "from_file", "from_env"), KINDS)
@@ -268,6 +286,7 @@ def config_values() -> st.SearchStrategy[Config]:
         migrations_path=st.none() | names,
         data_dir=st.none() | st.builds(Path, names.filter(bool)),
         pool_timeout=st.floats(0.001, 1e6),
+        cache_ttl=st.floats(0, 1),
     )
     return st.builds(
         Config,
@@ -356,6 +375,8 @@ FILE_ERRORS = [
      "database.min_connections: must not exceed max_connections (10), got 11 (in config.yaml)"),
     ("database: {pool_timeout: 0}\n",
      "database.pool_timeout: must be a positive number of seconds, got 0.0 (in config.yaml)"),
+    ("database: {cache_ttl: 2}\n",
+     "database.cache_ttl: must be from 0 to 1 seconds, got 2.0 (in config.yaml)"),
     ("database: {data_dir: ''}\n",
      "database.data_dir: expected a non-empty path, got '' (in config.yaml)"),
     ("logging: {level: loud}\n",
@@ -409,6 +430,8 @@ ENV_ERRORS = [
     ({"ONCALL_DATABASE__POOL_TIMEOUT": "inf"},
      "database.pool_timeout: must be a positive number of seconds, got inf"
      " (from ONCALL_DATABASE__POOL_TIMEOUT)"),
+    ({"ONCALL_DATABASE__CACHE_TTL": "-0.1"},
+     "database.cache_ttl: must be from 0 to 1 seconds, got -0.1 (from ONCALL_DATABASE__CACHE_TTL)"),
     ({"ONCALL_DATABASE__MIN_CONNECTIONS": "-1"},
      "database.min_connections: must be at least 0, got -1"
      " (from ONCALL_DATABASE__MIN_CONNECTIONS)"),
@@ -462,8 +485,9 @@ def test_secrets_are_not_echoed_in_errors(workdir: Path) -> None:
 def test_the_classes_validate_themselves() -> None:
     with pytest.raises(ConfigError, match="port: must be between 1 and 65535, got 0"):
         ServerConfig(port=0)
-    with pytest.raises(ConfigError, match="min_connections: must not exceed"):
+    with pytest.raises(ConfigError, match="min_connections: must not exceed") as raised:
         DatabaseConfig(min_connections=3, max_connections=2)
+    assert (raised.value.key, raised.value.other_keys) == ("min_connections", ("max_connections",))
     assert LoggingConfig(level="DEBUG").level == "debug"
     assert DatabaseConfig(ssl_mode="Require", host="").ssl_mode == "require"
     assert DatabaseConfig(host="").host is None
@@ -529,6 +553,27 @@ def test_conninfo_needs_an_external_database(environ: dict[str, str]) -> None:
         conninfo(load_config(None, environ))
 
 
+def test_an_embedded_server_that_cannot_start_names_the_settings_to_do_without(
+    workdir: Path,
+) -> None:
+    (workdir / "data").write_text("not a cluster")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ONCALL_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "oncall_server", "migrate"],
+        env={**env, "ONCALL_DATABASE__DATA_DIR": str(workdir / "data")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    failed = json.loads(result.stderr.splitlines()[-1])
+    assert failed["event"] == "migration failed"
+    assert failed["error"].endswith(
+        "\nTo do without it, set ONCALL_DATABASE__URL (or ONCALL_DATABASE__HOST) to use an "
+        "external PostgreSQL, or ONCALL_USE_DATABASE=false for the in-memory store."
+    )
+
+
 # describe(): the effective configuration, safe to print.
 
 
@@ -536,12 +581,13 @@ def test_describe_is_json_shaped_like_the_file(workdir: Path) -> None:
     write(workdir, SEED_CONFIG_YAML)
     described = describe(load_config(None, {"ONCALL_DATABASE__DATA_DIR": "/srv/pg"}))
     assert json.loads(json.dumps(described)) == described
-    assert described["server"] == {"address": "0.0.0.0", "port": 1373}
-    assert described["database"]["password"] == "***"
-    assert described["database"]["data_dir"] == "/srv/pg"
-    assert described["database"]["migrations_path"] == "migrations"
-    assert described["logging"] == {"level": "info"}
-    assert described["use_database"] is True
+    assert described["database"] == {
+        **DEFAULTS["database"],
+        "host": "localhost",
+        "data_dir": "/srv/pg",
+        "migrations_path": "migrations",
+    }
+    assert yaml.safe_load(SEED_CONFIG_YAML)["server"] == described["server"]
 
 
 def test_describe_leaves_an_empty_password_empty() -> None:

@@ -40,6 +40,7 @@ from ._wire import (
     parse_schedule_request,
     parse_time_of_day,
     parse_weekday,
+    seed_answer,
     to_json,
 )
 from .store import MemoryStore, Store
@@ -81,6 +82,7 @@ __all__ = [
     "parse_time_of_day",
     "parse_weekday",
     "rotation_turns",
+    "seed_answer",
     "timeline",
     "to_json",
 ]

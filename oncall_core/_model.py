@@ -8,16 +8,14 @@ naming the field (with the seed service's wording where it had one).
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Iterable
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
 from ._errors import ValidationError
-from ._time import instant_us, to_datetime
+from ._time import supported_instant, to_datetime, zone_named
 
 
 class Weekday(enum.IntEnum):
@@ -58,34 +56,10 @@ class Source(enum.Enum):
     ROTATION = "rotation"
     OVERRIDE = "override"
 
-
-@functools.cache
-def zone_named(name: str) -> ZoneInfo:
-    """The ZoneInfo of an IANA name, or :class:`ValidationError` (field ``timezone``)."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValidationError(f"unknown time zone: {name}", field="timezone") from None
-
-
-# Instants outside this range are rejected: no schedule runs there, and the
-# arithmetic around them would leave datetime's range (years 1 to 9999).
-EARLIEST = instant_us(datetime(1900, 1, 1, tzinfo=UTC))
-LATEST = instant_us(datetime(2400, 1, 1, tzinfo=UTC))
-
-
-def supported_instant(moment: object, field: str) -> int:
-    """Microseconds of an aware datetime between 1900 and 2400.
-
-    Raises :class:`ValidationError` naming ``field`` otherwise: a naive datetime
-    is rejected, never guessed.
-    """
-    if not isinstance(moment, datetime) or moment.utcoffset() is None:
-        raise ValidationError(f"{field} must be a datetime with a UTC offset", field=field)
-    instant = instant_us(moment)
-    if not EARLIEST <= instant < LATEST:
-        raise ValidationError(f"{field} must be between the years 1900 and 2400", field=field)
-    return instant
+    @staticmethod
+    def of(override: Override | None) -> Source:
+        """The source of an answer that the given override decided (None: the rotation)."""
+        return Source.ROTATION if override is None else Source.OVERRIDE
 
 
 def _in_utc(moment: object, field: str) -> datetime:
@@ -376,7 +350,7 @@ class OnCall:
     @property
     def source(self) -> Source:
         """Whether the answer comes from a rotation or an override."""
-        return Source.ROTATION if self.override is None else Source.OVERRIDE
+        return Source.of(self.override)
 
 
 @attrs.frozen(kw_only=True)

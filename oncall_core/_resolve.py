@@ -26,19 +26,10 @@ from typing import NamedTuple
 
 import attrs
 
-from ._model import (
-    LATEST,
-    OnCall,
-    Override,
-    RotationKind,
-    Schedule,
-    TeamState,
-    supported_instant,
-    zone_named,
-)
+from ._model import OnCall, Override, RotationKind, Schedule, TeamState
 from ._overrides import OverrideMap
 from ._rotation import History, Turns
-from ._time import ZoneClock, clock_of, to_datetime
+from ._time import LATEST, ZoneClock, clock_of, supported_instant, to_datetime, zone_named
 from ._windows import WindowPattern
 
 
@@ -76,7 +67,7 @@ class Plan:
 
 
 @attrs.frozen(eq=False)
-class Scope:
+class CompiledTeam:
     """Plans in precedence order, and the overrides that fill time none of them covers."""
 
     plans: tuple[Plan, ...]
@@ -84,13 +75,13 @@ class Scope:
 
 
 @functools.lru_cache(maxsize=256)
-def compile_team(state: TeamState) -> Scope:
-    """The team-wide resolution scope of a state (cached: states are immutable)."""
+def compile_team(state: TeamState) -> CompiledTeam:
+    """A team state compiled for resolution (cached: states are immutable)."""
     order = sorted(
         range(len(state.schedules)), key=lambda index: (-state.schedules[index].priority, index)
     )
     plans = tuple(Plan.of(state.schedules[index], state) for index in order)
-    return Scope(plans, OverrideMap.of([o for o in state.overrides if o.schedule is None]))
+    return CompiledTeam(plans, OverrideMap.of([o for o in state.overrides if o.schedule is None]))
 
 
 class Answer(NamedTuple):
@@ -119,23 +110,23 @@ def same_answer(one: Answer | None, other: Answer | None) -> bool:
     )
 
 
-def _walls_of(scope: Scope, instant: int) -> dict[ZoneClock, int]:
-    """Wall clocks of ``instant`` in the zones of the scope's plans."""
+def _walls_of(compiled: CompiledTeam, instant: int) -> dict[ZoneClock, int]:
+    """Latest walls of ``instant`` in the zones of the compiled team's plans."""
     walls: dict[ZoneClock, int] = {}
-    for plan in scope.plans:
+    for plan in compiled.plans:
         if plan.clock not in walls:
-            walls[plan.clock] = plan.clock.wall(instant)
+            walls[plan.clock] = plan.clock.latest_wall(instant)
     return walls
 
 
-def resolve(scope: Scope, instant: int) -> Answer | None:
-    """The answer of a scope at an instant."""
+def resolve(compiled: CompiledTeam, instant: int) -> Answer | None:
+    """The answer of a compiled team at an instant."""
     walls: dict[ZoneClock, int] = {}
-    for plan in scope.plans:
+    for plan in compiled.plans:
         clock = plan.clock
         wall = walls.get(clock)
         if wall is None:
-            wall = walls[clock] = clock.wall(instant)
+            wall = walls[clock] = clock.latest_wall(instant)
         day = plan.windows.covering(wall)
         if day is None:
             continue
@@ -144,8 +135,8 @@ def resolve(scope: Scope, instant: int) -> Answer | None:
             return Answer(override.member, plan, override, day, walls)
         turn = plan.turns.in_window(wall, day, plan.windows) + plan.history.offset_at(instant)
         return Answer(plan.members[turn % len(plan.members)], plan, None, day, walls)
-    if scope.fallback is not None:
-        override = scope.fallback.at(instant)
+    if compiled.fallback is not None:
+        override = compiled.fallback.at(instant)
         if override is not None:
             return Answer(override.member, None, override, 0, walls)
     return None
@@ -157,16 +148,16 @@ def _earliest(best: int | None, candidate: int | None) -> int | None:
     return candidate if best is None or candidate < best else best
 
 
-def _next_candidate(scope: Scope, instant: int, answer: Answer | None) -> int | None:
+def _next_candidate(compiled: CompiledTeam, instant: int, answer: Answer | None) -> int | None:
     """The earliest instant after ``instant`` at which ``answer`` could change.
 
     Candidates that are wall times are gathered per zone and only the earliest
     of each zone is turned into an instant: the DST rule is monotone.
     """
     current = answer.plan if answer is not None else None
-    walls = answer.walls if answer is not None else _walls_of(scope, instant)
+    walls = answer.walls if answer is not None else _walls_of(compiled, instant)
     earliest_wall: dict[ZoneClock, int] = {}
-    for plan in scope.plans:
+    for plan in compiled.plans:
         if plan is current:
             break
         # A plan of higher precedence takes over when its next window starts.
@@ -176,8 +167,8 @@ def _next_candidate(scope: Scope, instant: int, answer: Answer | None) -> int | 
             earliest_wall[plan.clock] = starts
     best: int | None = None
     if current is None or answer is None:
-        if scope.fallback is not None:
-            best = scope.fallback.next_bound(instant)
+        if compiled.fallback is not None:
+            best = compiled.fallback.next_bound(instant)
     else:
         plan, day = current, answer.day
         own = plan.windows.run_end(day)
@@ -197,8 +188,8 @@ def _next_candidate(scope: Scope, instant: int, answer: Answer | None) -> int | 
     return best
 
 
-def follow(
-    scope: Scope, instant: int, answer: Answer | None, limit: int | None = None
+def next_change(
+    compiled: CompiledTeam, instant: int, answer: Answer | None, limit: int | None = None
 ) -> tuple[int | None, Answer | None]:
     """The first instant after ``instant`` at which the answer differs from ``answer``
     (None: never), and the answer from then on.
@@ -207,20 +198,25 @@ def follow(
     returned (without the answer) when the answer does not change before it.
     """
     at, current = instant, answer
+    # Terminates: every candidate is strictly after the instant it was found from
+    # (each source of candidates, a window start or end, a handoff, a history
+    # change, an override bound, answers "the first ... strictly after"), so the
+    # integers `at` increase strictly, and the loop ends by LATEST at the latest.
     while True:
-        candidate = _next_candidate(scope, at, current)
+        candidate = _next_candidate(compiled, at, current)
         if candidate is None or candidate >= LATEST:
             return None, None
+        assert candidate > at, "a candidate must be strictly after the instant"
         if limit is not None and candidate >= limit:
             return candidate, None
-        following = resolve(scope, candidate)
+        following = resolve(compiled, candidate)
         if not same_answer(following, answer):
             return candidate, following
         at, current = candidate, following
 
 
-def _on_call(scope: Scope, instant: int, answer: Answer) -> OnCall:
-    until, following = follow(scope, instant, answer)
+def _on_call(compiled: CompiledTeam, instant: int, answer: Answer) -> OnCall:
+    until, following = next_change(compiled, instant, answer)
     return OnCall(
         member=answer.member,
         schedule=answer.plan.schedule.name if answer.plan else None,
@@ -237,9 +233,9 @@ def oncall_at(team: TeamState, at: datetime) -> OnCall | None:
     Raises :class:`ValidationError` when ``at`` has no UTC offset.
     """
     instant = supported_instant(at, "at")
-    scope = compile_team(team)
-    answer = resolve(scope, instant)
-    return _on_call(scope, instant, answer) if answer is not None else None
+    compiled = compile_team(team)
+    answer = resolve(compiled, instant)
+    return _on_call(compiled, instant, answer) if answer is not None else None
 
 
 def everyone_on_call(team: TeamState, at: datetime) -> tuple[OnCall, ...]:
@@ -249,20 +245,20 @@ def everyone_on_call(team: TeamState, at: datetime) -> tuple[OnCall, ...]:
     schedule covers ``at`` but a team-wide override does, that one answer.
     """
     instant = supported_instant(at, "at")
-    team_scope = compile_team(team)
+    compiled_team = compile_team(team)
     answers: list[OnCall] = []
-    for plan in team_scope.plans:
-        scope = _single(plan)
-        answer = resolve(scope, instant)
+    for plan in compiled_team.plans:
+        alone = _single(plan)
+        answer = resolve(alone, instant)
         if answer is not None:
-            answers.append(_on_call(scope, instant, answer))
+            answers.append(_on_call(alone, instant, answer))
     if not answers:
-        answer = resolve(team_scope, instant)
+        answer = resolve(compiled_team, instant)
         if answer is not None:
-            answers.append(_on_call(team_scope, instant, answer))
+            answers.append(_on_call(compiled_team, instant, answer))
     return tuple(answers)
 
 
 @functools.lru_cache(maxsize=1024)
-def _single(plan: Plan) -> Scope:
-    return Scope((plan,), None)
+def _single(plan: Plan) -> CompiledTeam:
+    return CompiledTeam((plan,), None)

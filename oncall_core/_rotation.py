@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from ._model import RotationChange, RotationKind, Schedule
-from ._time import DAY, HOUR, WEEK, instant_us, local_wall, wall_clock
+from ._time import DAY, HOUR, WEEK, instant_us, latest_wall, shown_wall
 from ._windows import WindowPattern
 
 _STEP = {RotationKind.HOURLY: HOUR, RotationKind.DAILY: DAY, RotationKind.WEEKLY: WEEK}
@@ -68,11 +68,11 @@ class Turns:
             # dual of the DST rule, instant_of(W) >= a exactly when W > M(a - 1us).
             # (Comparing W with the anchor's local reading goes wrong when the
             # anchor lies on a spring-forward jump or inside a repeated hour.)
-            first_day = windows.first_start_at_or_after(wall_clock(anchor - 1, zone) + 1)
+            first_day = windows.first_start_at_or_after(latest_wall(anchor - 1, zone) + 1)
             return cls(rotation.kind, windows.count_before(first_day), 0)
         # Periodic: the anchor's local reading is the handoff time (see the module
         # docstring for an anchor inside a repeated hour).
-        anchor_wall = local_wall(anchor, zone)
+        anchor_wall = shown_wall(anchor, zone)
         return cls(rotation.kind, anchor_wall, _STEP[rotation.kind] * rotation.every)
 
     def in_window(self, wall: int, day: int, windows: WindowPattern) -> int:
@@ -125,7 +125,7 @@ class History:
             if change.position is None:
                 offset += 1
             else:
-                offset = change.position - turns.pinned(wall_clock(instant, zone), windows)
+                offset = change.position - turns.pinned(latest_wall(instant, zone), windows)
             effective.append(instant)
             offsets.append(offset)
         return cls(tuple(effective), tuple(offsets))

@@ -23,9 +23,11 @@ handoff is never skipped; two handoffs inside one skipped stretch of wall
 time simply happen at the same instant (a turn of zero length).
 
 The rule has a dual that turns every question into integer arithmetic.  Let
-the *wall clock* M(t) be the latest local date-and-time shown at or before
+the *latest wall* M(t) be the latest local date-and-time shown at or before
 instant t (it equals the local time, except during the second pass through a
-repeated hour, where the clock already showed later times).  Then
+repeated hour, where the clock already showed later times: the reading the
+clock shows, ``shown_wall``, goes back there, and ``latest_wall`` does not).
+Then
 
     t >= instant_of(W)   if and only if   M(t) >= W.
 
@@ -46,7 +48,9 @@ import functools
 from bisect import bisect_right
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ._errors import ValidationError
 
 MICROSECOND = timedelta(microseconds=1)
 SECOND = 1_000_000
@@ -71,6 +75,35 @@ def to_datetime(instant: int) -> datetime:
     return _EPOCH + timedelta(0, 0, instant)
 
 
+@functools.cache
+def zone_named(name: str) -> ZoneInfo:
+    """The ZoneInfo of an IANA name, or :class:`ValidationError` (field ``timezone``)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValidationError(f"unknown time zone: {name}", field="timezone") from None
+
+
+# Instants outside this range are rejected: no schedule runs there, and the
+# arithmetic around them would leave datetime's range (years 1 to 9999).
+EARLIEST = instant_us(datetime(1900, 1, 1, tzinfo=UTC))
+LATEST = instant_us(datetime(2400, 1, 1, tzinfo=UTC))
+
+
+def supported_instant(moment: object, field: str) -> int:
+    """Microseconds of an aware datetime between 1900 and 2400.
+
+    Raises :class:`ValidationError` naming ``field`` otherwise: a naive datetime
+    is rejected, never guessed.
+    """
+    if not isinstance(moment, datetime) or moment.utcoffset() is None:
+        raise ValidationError(f"{field} must be a datetime with a UTC offset", field=field)
+    instant = instant_us(moment)
+    if not EARLIEST <= instant < LATEST:
+        raise ValidationError(f"{field} must be between the years 1900 and 2400", field=field)
+    return instant
+
+
 def weekday_of_day(day: int) -> int:
     """Weekday (Monday = 0) of a day number counted from 1970-01-01."""
     return (day + EPOCH_WEEKDAY) % 7
@@ -91,12 +124,16 @@ def _offset(moment: datetime) -> int:
     return offset // MICROSECOND
 
 
-def local_wall(instant: int, zone: ZoneInfo) -> int:
-    """The local date-and-time the zone's clock shows at ``instant``, as wall microseconds."""
+def shown_wall(instant: int, zone: ZoneInfo) -> int:
+    """The local date-and-time the zone's clock shows at ``instant``, as wall microseconds.
+
+    It differs from :func:`latest_wall` exactly during the second pass through a
+    repeated stretch: there the clock shows an earlier time than it already showed.
+    """
     return instant + _offset(_local(instant, zone))
 
 
-def _exact_wall_clock(instant: int, zone: ZoneInfo) -> int:
+def _exact_latest_wall(instant: int, zone: ZoneInfo) -> int:
     local = _local(instant, zone)
     if not local.fold:
         return instant + _offset(local)
@@ -114,12 +151,12 @@ def _exact_instant_of(wall: int, zone: ZoneInfo) -> int:
     naive = _NAIVE_EPOCH + timedelta(microseconds=wall)
     # fold=0 reads a repeated wall time as its first occurrence, which is our rule.
     first_guess = wall - _offset(naive.replace(tzinfo=zone))
-    if local_wall(first_guess, zone) == wall:
+    if shown_wall(first_guess, zone) == wall:
         return first_guess
     # The clock jumps over `wall`: the answer is the jump.  fold=0 used the offset
     # before the jump (so first_guess is after it), fold=1 the offset after (before it).
     before_jump = wall - _offset(naive.replace(tzinfo=zone, fold=1))
-    return _first_true(before_jump, first_guess, lambda y: local_wall(y, zone) >= wall)
+    return _first_true(before_jump, first_guess, lambda y: shown_wall(y, zone) >= wall)
 
 
 # The fast path.  Away from offset changes, the wall clock is simply instant +
@@ -146,7 +183,7 @@ class ZoneClock:
         self._tables: dict[int, tuple[list[int], list[int], list[int]]] = {}
         self._recent = (1, 0, 0)  # (low, high, offset): offset is clear on [low, high]
 
-    def wall(self, instant: int) -> int:
+    def latest_wall(self, instant: int) -> int:
         """M(instant): the latest local date-and-time shown at or before ``instant``.
 
         Equal to the local time, except during the second pass through a repeated
@@ -156,7 +193,7 @@ class ZoneClock:
         if not low <= instant <= high:
             clear = self._clear_offset(instant)
             if clear is None:
-                return _exact_wall_clock(instant, self.zone)
+                return _exact_latest_wall(instant, self.zone)
             offset = clear
         return instant + offset
 
@@ -210,9 +247,9 @@ def clock_of(zone: ZoneInfo) -> ZoneClock:
     return ZoneClock(zone)
 
 
-def wall_clock(instant: int, zone: ZoneInfo) -> int:
-    """M(instant) in ``zone``: see :meth:`ZoneClock.wall`."""
-    return clock_of(zone).wall(instant)
+def latest_wall(instant: int, zone: ZoneInfo) -> int:
+    """M(instant) in ``zone``: see :meth:`ZoneClock.latest_wall`."""
+    return clock_of(zone).latest_wall(instant)
 
 
 def instant_of(wall: int, zone: ZoneInfo) -> int:

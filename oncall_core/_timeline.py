@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from ._errors import NotFound, ValidationError
-from ._model import Gap, RotationKind, Shift, Source, TeamState, Turn, supported_instant
-from ._resolve import Answer, compile_team, follow, resolve
-from ._time import DAY, instant_of, to_datetime, wall_clock
+from ._model import Gap, RotationKind, Shift, Source, TeamState, Turn
+from ._resolve import Answer, compile_team, next_change, resolve
+from ._time import DAY, instant_of, latest_wall, supported_instant, to_datetime
 
 
 def _segments(
@@ -27,10 +27,10 @@ def _segments(
     high = supported_instant(end, "end")
     if high < low:
         raise ValidationError("end must not be before start", field="end")
-    scope = compile_team(team)
-    at, answer = low, resolve(scope, low)
+    compiled = compile_team(team)
+    at, answer = low, resolve(compiled, low)
     while at < high:
-        until, following = follow(scope, at, answer, limit=high)
+        until, following = next_change(compiled, at, answer, limit=high)
         stop = high if until is None or until > high else until
         yield at, stop, answer
         at, answer = stop, following
@@ -49,7 +49,7 @@ def timeline(team: TeamState, start: datetime, end: datetime) -> tuple[Shift, ..
             end=to_datetime(high),
             member=answer.member,
             schedule=answer.plan.schedule.name if answer.plan else None,
-            source=Source.ROTATION if answer.override is None else Source.OVERRIDE,
+            source=Source.of(answer.override),
         )
         for low, high, answer in _segments(team, start, end)
         if answer is not None
@@ -91,7 +91,7 @@ def rotation_turns(team: TeamState, schedule: str, start: datetime, count: int) 
     if plan is None:
         raise NotFound(f"no schedule named {schedule!r}", team=team.team, name=schedule)
     turns, windows, zone = plan.turns, plan.windows, plan.clock.zone
-    wall = wall_clock(instant, zone)
+    wall = latest_wall(instant, zone)
     bounds: list[tuple[int, int]] = []  # wall (start, end) of each turn
     if turns.step:
         first = turns.in_window(wall, 0, windows)

@@ -1,4 +1,4 @@
-"""The JSON edge: seed-compatible request parsing and the one cattrs converter.
+"""The JSON edge: the seed's request and answer shapes, and the one cattrs converter.
 
 ``parse_schedule_request`` is the single way JSON becomes a :class:`Schedule`
 (the converter's structure hook for Schedule calls it), and it reports bad
@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
 
 import cattrs
 from cattrs.preconf.json import make_converter
 
 from ._errors import ValidationError
-from ._model import Rotation, RotationKind, Schedule, Weekday, supported_instant
+from ._model import OnCall, Rotation, RotationKind, Schedule, Weekday
+from ._time import supported_instant
 
 T = TypeVar("T")
 
@@ -198,6 +199,24 @@ def parse_schedule_request(data: object, *, created_at: datetime | None = None) 
         rotation=parse_rotation(data.get("rotation", {}), created_at=created_at),
         priority=data.get("priority", 0),
     )
+
+
+def seed_answer(answer: OnCall) -> dict[str, str]:
+    """The seed's ``GET /schedule`` answer: ``{"oncall": member}`` and our extensions.
+
+    Every value is a string, so a client that decodes the answer into a
+    ``map[string]string`` (as Go clients of the seed do) keeps working.
+    ``schedule``, ``until`` and ``next`` are left out when there is none.
+    """
+    body = {"oncall": answer.member}
+    if answer.schedule is not None:
+        body["schedule"] = answer.schedule
+    if answer.until is not None:
+        body["until"] = format_instant(answer.until.astimezone(UTC))
+    body["source"] = answer.source.value
+    if answer.next_member is not None:
+        body["next"] = answer.next_member
+    return body
 
 
 def _unstructure_rotation(rotation: Rotation) -> dict[str, Any]:

@@ -1,13 +1,21 @@
 """The OpenAPI 3.1 description of the server, kept beside the routes it describes.
 
 Schemas are JSON Schema 2020-12 (OpenAPI 3.1's dialect); the test suite
-validates real responses against them.
+validates real responses against them.  Enumerations and limits come from the
+code that enforces them (``Weekday``, ``RotationKind``, ``Source``,
+``MAX_BODY``), so the document cannot drift from the behaviour.
 """
 
 from __future__ import annotations
 
 import functools
 from typing import Any
+
+import attrs
+
+from oncall_core import RotationKind, Schedule, Source, Weekday
+
+from ._body import MAX_BODY
 
 _STRING = {"type": "string"}
 _INSTANT = {"type": "string", "format": "date-time"}
@@ -32,7 +40,7 @@ _ROTATION = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "kind": {"enum": ["manual", "hourly", "daily", "weekly", "per_shift"]},
+        "kind": {"enum": [kind.value for kind in RotationKind]},
         "every": {"type": "integer", "minimum": 1},
         "start": _INSTANT,
     },
@@ -62,10 +70,7 @@ _SCHEDULE_REQUEST = {
 _SCHEDULE = {
     "type": "object",
     "additionalProperties": False,
-    "required": [
-        "team", "name", "members", "days", "start", "end",
-        "overnight", "timezone", "rotation", "priority",
-    ],
+    "required": [field.name for field in attrs.fields(Schedule)],
     "properties": {
         "team": _STRING,
         "name": _STRING,
@@ -73,11 +78,7 @@ _SCHEDULE = {
         "days": {
             "type": "array",
             "minItems": 1,
-            "items": {
-                "enum": [
-                    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
-                ]
-            },
+            "items": {"enum": [day.title for day in Weekday]},
         },
         "start": _TIME_OF_DAY,
         "end": _TIME_OF_DAY,
@@ -86,7 +87,7 @@ _SCHEDULE = {
         "rotation": {"$ref": "#/components/schemas/Rotation"},
         "priority": {"type": "integer"},
     },
-}  # fmt: skip
+}
 
 _ON_CALL = {
     "type": "object",
@@ -97,7 +98,7 @@ _ON_CALL = {
         "oncall": {"type": "string", "description": "who is on call"},
         "schedule": {"type": "string", "description": "absent when only an override covers"},
         "until": {**_INSTANT, "description": "when the answer changes; absent: never"},
-        "source": {"enum": ["rotation", "override"]},
+        "source": {"enum": [source.value for source in Source]},
         "next": {"type": "string", "description": "who takes over at 'until'"},
     },
 }
@@ -145,7 +146,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "400": _error("Invalid input (the seed's messages)"),
                         "409": _error("The team already has a schedule with that name"),
-                        "413": _error("The body is over 64 KiB"),
+                        "413": _error(f"The body is over {MAX_BODY} bytes"),
                         "503": _error("Storage unavailable"),
                     },
                 },

@@ -3,10 +3,8 @@ and maps the result to a response; no scheduling rule lives here."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -14,21 +12,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from oncall_core import (
-    OnCall,
     StorageUnavailable,
     Store,
     ValidationError,
-    format_instant,
     oncall_at,
     parse_instant,
     parse_schedule_request,
+    seed_answer,
     to_json,
 )
 
-from ._errors import PayloadTooLarge, error_response
+from ._body import json_body
+from ._errors import error_response
 from ._openapi import openapi_document
 
-MAX_BODY = 64 * 1024
 NOT_ON_CALL = "no oncall member found for the given time"
 
 
@@ -42,25 +39,9 @@ def _now(request: Request) -> datetime:
     return clock()
 
 
-async def _json_body(request: Request) -> Any:
-    """The request's JSON body, read up to MAX_BODY bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise PayloadTooLarge(f"request body is larger than {MAX_BODY} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise PayloadTooLarge(f"request body is larger than {MAX_BODY} bytes")
-    try:
-        return json.loads(body)
-    except ValueError:
-        raise ValidationError("invalid request body") from None
-
-
 async def create_schedule(request: Request) -> Response:
     """``POST /schedule``: the seed's body and our extensions; 201 with the schedule."""
-    schedule = parse_schedule_request(await _json_body(request), created_at=_now(request))
+    schedule = parse_schedule_request(await json_body(request), created_at=_now(request))
     await _store(request).create_schedule(schedule)
     location = f"/teams/{quote(schedule.team, safe='')}/schedules/{quote(schedule.name, safe='')}"
     return JSONResponse(to_json(schedule), status_code=201, headers={"Location": location})
@@ -79,19 +60,7 @@ async def who_is_on_call(request: Request) -> Response:
     answer = oncall_at(state, at) if state is not None else None
     if answer is None:
         return error_response(404, NOT_ON_CALL)
-    return JSONResponse(_answer_json(answer))
-
-
-def _answer_json(answer: OnCall) -> dict[str, str]:
-    body = {"oncall": answer.member}
-    if answer.schedule is not None:
-        body["schedule"] = answer.schedule
-    if answer.until is not None:
-        body["until"] = format_instant(answer.until.astimezone(UTC))
-    body["source"] = answer.source.value
-    if answer.next_member is not None:
-        body["next"] = answer.next_member
-    return body
+    return JSONResponse(seed_answer(answer))
 
 
 async def get_schedule(request: Request) -> Response:

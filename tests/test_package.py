@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import ast
+import importlib
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import oncall_core
+
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("oncall_core", "oncall_pg", "oncall_server")
 CORE = ROOT / "oncall_core"
 
 # Importing the core must not pull in I/O machinery, the adapter, the server, or hypothesis.
@@ -74,13 +80,16 @@ def test_core_modules_read_no_clock_environment_or_files(path: Path) -> None:
             assert name not in FORBIDDEN_CALLS, f"{path.name}:{node.lineno} calls {name}"
 
 
-def test_public_names_are_exported_and_documented() -> None:
-    import oncall_core
-
-    for name in oncall_core.__all__:
-        value = getattr(oncall_core, name)
+@pytest.mark.parametrize("package", PACKAGES)
+def test_public_names_are_exported_and_documented(package: str) -> None:
+    module = importlib.import_module(package)
+    docs = "".join(page.read_text() for page in sorted((ROOT / "docs").glob("*.md")))
+    for name in module.__all__:
+        value = getattr(module, name)
+        assert hasattr(module, name), f"{package}.__all__ names {name}, which it lacks"
         if callable(value) and not isinstance(value, type(oncall_core.MANUAL)):
-            assert value.__doc__, f"{name} has no docstring"
+            assert value.__doc__, f"{package}.{name} has no docstring"
+        assert re.search(rf"\b{name}\b", docs), f"{package}.{name} is not in docs/"
 
 
 def test_the_adapter_imports_no_server() -> None:
@@ -91,6 +100,72 @@ def test_the_adapter_imports_no_server() -> None:
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
                 names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
                 assert not any(n.split(".")[0] == "oncall_server" for n in names), path.name
+
+
+# White-box on purpose: each of these files says so at its top, and why.
+WHITE_BOX = {
+    "tests/server/test_cache.py": {"oncall_server._cache"},
+    "tests/pg/test_postgres.py": {"oncall_pg._errors"},
+    "tests/pg/test_outage.py": {"oncall_pg._embedded"},
+    "bench/bench_core.py": {"oncall_core._resolve"},
+    "bench/bench_pg.py": {"oncall_pg._queries", "oncall_pg._store"},
+    "bench/bench_server.py": {
+        "oncall_pg._queries",
+        "oncall_pg._store",
+        "oncall_server._app",
+        "oncall_server._cache",
+        "oncall_server._logging",
+        "oncall_server._routes",
+    },
+}
+
+
+def _imported_modules(path: Path) -> Iterator[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            yield node.module
+            # "from oncall_pg import _store" imports a private module too.
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+
+
+def _private_part(module: str) -> str | None:
+    """``oncall_pg._store`` of ``oncall_pg._store._team_state``; None for a public name."""
+    parts = module.split(".")
+    for index, part in enumerate(parts[1:], start=1):
+        if part.startswith("_") and part != "__main__":
+            return ".".join(parts[: index + 1])
+    return None
+
+
+def test_no_file_imports_a_private_module_of_another_package() -> None:
+    found: dict[str, set[str]] = {}
+    for directory in (*PACKAGES, "tests", "bench"):
+        for path in sorted((ROOT / directory).rglob("*.py")):
+            relative = path.relative_to(ROOT).as_posix()
+            for module in _imported_modules(path):
+                package, private = module.split(".")[0], _private_part(module)
+                if package in PACKAGES and private is not None and directory != package:
+                    found.setdefault(relative, set()).add(private)
+    assert found == WHITE_BOX
+
+
+# What tests/core may import: the core, its dependencies and the standard library,
+# so that `pytest tests/core` runs where only the core is installed.
+CORE_TEST_IMPORTS = {"oncall_core", "attrs", "cattrs", "hypothesis", "pytest", "tests"}
+
+
+def test_the_core_tests_need_only_the_cores_dependencies() -> None:
+    paths = [ROOT / "tests" / "conftest.py", *sorted((ROOT / "tests" / "core").glob("*.py"))]
+    for path in paths:
+        for module in _imported_modules(path):
+            root = module.split(".")[0]
+            allowed = root in CORE_TEST_IMPORTS or root in sys.stdlib_module_names
+            assert allowed, f"{path.relative_to(ROOT)} imports {module}"
+            if root == "tests":
+                assert module.split(".")[1] in {"core", "seed"}, f"{path.name} imports {module}"
 
 
 def test_mypy_strict_is_clean() -> None:

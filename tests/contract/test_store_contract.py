@@ -28,7 +28,7 @@ from oncall_core import (
 )
 from oncall_core.strategies import overrides, rotation_changes, schedules
 from oncall_pg import PostgresStore
-from tests.conftest import run_in_thread
+from tests.postgres import run_in_thread
 
 STORES = ["memory", "postgres"]
 MONDAY_NOON = datetime(2025, 5, 5, 17, tzinfo=UTC)  # noon in Chicago, inside weekly()
@@ -303,5 +303,9 @@ def test_any_team_round_trips_through_the_store(kind: str, request: pytest.Fixtu
     round_trip()
 
 
-async def test_a_working_store_answers_ping(store: Store) -> None:
-    await store.ping()
+async def test_a_working_store_answers_ping_and_ping_changes_nothing(store: Store) -> None:
+    await store.create_schedule(weekly())
+    before = await store.load_team("ops")
+    assert await store.ping() is None  # no StorageUnavailable: the store is ready
+    assert await store.load_team("ops") == before
+    assert await store.list_teams() == ("ops",)

@@ -84,8 +84,8 @@ def test_until_is_exact(team: TeamState, at: datetime, fraction: float) -> None:
     until = answer.until
     inside = min(at + (until - at) * fraction, until - US)
     for probe in (at, inside, until - US):
-        if probe >= at:
-            assert oracle.answer(team, probe) == key(answer)
+        assert at <= probe < until
+        assert oracle.answer(team, probe) == key(answer)
     following = oracle.answer(team, until)
     assert following != key(answer)
     assert (following[0] if following else None) == answer.next_member

@@ -1,4 +1,8 @@
-"""The team-state cache: fresh for at most its ttl, never stale for its own writes."""
+"""The team-state cache: fresh for at most its ttl, never stale for its own writes.
+
+White-box on purpose: ``CachedStore`` is private to the server, and these tests
+drive it directly with an injected clock, which no HTTP test can do as exactly.
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Connections come from a ``psycopg_pool.AsyncConnectionPool`` in autocommit
 mode: a read is one statement and one round trip (``load_team`` returns the
 whole team as one JSON document), and each write runs in one explicit
 transaction.  Every statement is a named, parametrised query from
-``sql/queries.sql``; every call goes through :func:`oncall_pg._errors.mapped`,
+``sql/queries.sql``; every call goes through :func:`oncall_pg._errors.domain_errors`,
 so callers see only oncall_core's domain errors.
 """
 
@@ -16,18 +16,17 @@ from datetime import datetime, time
 from typing import Any, TypeVar
 
 import attrs
+import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from oncall_core import (
-    Conflict,
     Override,
     Rotation,
     RotationChange,
     RotationKind,
     Schedule,
-    StorageUnavailable,
     TeamState,
 )
 from oncall_core.store import (
@@ -37,7 +36,7 @@ from oncall_core.store import (
     team_not_found,
 )
 
-from ._errors import mapped, worth_retrying
+from ._errors import domain_errors, worth_retrying
 from ._queries import QUERIES
 
 T = TypeVar("T")
@@ -90,7 +89,7 @@ class PostgresStore:
             check=AsyncConnectionPool.check_connection,
             open=False,
         )
-        async with mapped():
+        async with domain_errors():
             await pool.open(wait=True, timeout=timeout)
         return cls(pool, owns_pool=True)
 
@@ -100,19 +99,22 @@ class PostgresStore:
             await self._pool.close()
 
     async def _read(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        # Ends: each attempt returns, raises, or (if the raw psycopg error is worth
+        # retrying) goes round again; the last attempt raises whatever it meets.
         for attempt in range(1, _READ_ATTEMPTS + 1):
-            try:
-                async with mapped(), self._pool.connection() as connection:
-                    return await work(connection)
-            except (StorageUnavailable, Conflict) as error:
-                if not worth_retrying(error) or attempt == _READ_ATTEMPTS:
-                    raise
-                await asyncio.sleep(0.05 * (attempt - 1))
-        raise AssertionError("unreachable")
+            async with domain_errors():
+                try:
+                    async with self._pool.connection() as connection:
+                        return await work(connection)
+                except psycopg.Error as error:
+                    if attempt == _READ_ATTEMPTS or not worth_retrying(error):
+                        raise
+            await asyncio.sleep(0.05 * (attempt - 1))
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _write(self, work: Callable[[Connection], Awaitable[T]], **context: str) -> T:
         async with (
-            mapped(**context),
+            domain_errors(**context),
             self._pool.connection() as connection,
             connection.transaction(),
         ):

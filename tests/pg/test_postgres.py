@@ -25,7 +25,7 @@ from oncall_core import (
     oncall_at,
 )
 from oncall_pg import PostgresStore, SchemaTooNew, migrate, migrations
-from oncall_pg._errors import mapped
+from oncall_pg._errors import domain_errors
 
 NOON = datetime(2025, 5, 5, 12, tzinfo=UTC)
 
@@ -182,7 +182,7 @@ async def test_database_errors_become_domain_errors(
 ) -> None:
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as connection:
         with pytest.raises(expected) as caught:
-            async with mapped():
+            async with domain_errors():
                 await connection.execute(statement)
     assert isinstance(caught.value, OncallError)
     assert isinstance(caught.value.__cause__, psycopg.Error)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, time
 from typing import Any, TypeVar
 
 import attrs
@@ -23,11 +22,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from oncall_core import (
     Override,
-    Rotation,
     RotationChange,
-    RotationKind,
     Schedule,
     TeamState,
+    from_json,
 )
 from oncall_core.store import (
     check_new_override,
@@ -296,7 +294,7 @@ async def _locked_schedule(connection: Connection, team: str, name: str) -> dict
 async def _load_team(connection: Connection, team: str) -> TeamState | None:
     cursor = await connection.execute(QUERIES["load_team"], {"team": team})
     row = await cursor.fetchone()
-    return _team_state(team, row["state"]) if row is not None else None
+    return from_json(row["state"], TeamState) if row is not None else None
 
 
 async def _check_next_state(
@@ -357,50 +355,3 @@ def _schedule_row(schedule: Schedule) -> dict[str, Any]:
         "rotation_start": schedule.rotation.start,
         "priority": schedule.priority,
     }
-
-
-def _team_state(team: str, document: dict[str, Any]) -> TeamState:
-    """A TeamState from the JSON document of the ``load_team`` query."""
-    schedules = [
-        Schedule(
-            team=team,
-            name=row["name"],
-            members=row["members"] or (),
-            days=row["days"] or (),
-            start=time.fromisoformat(row["start"]),
-            end=time.fromisoformat(row["end"]),
-            overnight=row["overnight"],
-            timezone=row["timezone"],
-            rotation=Rotation(
-                kind=RotationKind(row["kind"]),
-                every=row["every"],
-                start=_instant(row["rotation_start"]),
-            ),
-            priority=row["priority"],
-        )
-        for row in document["schedules"]
-    ]
-    changes = [
-        RotationChange(
-            schedule=row["schedule"],
-            effective=datetime.fromisoformat(row["effective"]),
-            position=row["position"],
-        )
-        for row in document["changes"]
-    ]
-    overrides = [
-        Override(
-            id=row["id"],
-            member=row["member"],
-            start=datetime.fromisoformat(row["start"]),
-            end=datetime.fromisoformat(row["end"]),
-            schedule=row["schedule"],
-            reason=row["reason"],
-        )
-        for row in document["overrides"]
-    ]
-    return TeamState(team=team, schedules=schedules, changes=changes, overrides=overrides)
-
-
-def _instant(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text is not None else None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+import attrs
 import psycopg
 import pytest
 from psycopg.rows import dict_row
@@ -16,10 +17,14 @@ from oncall_core import (
     Conflict,
     NotFound,
     OncallError,
+    Override,
+    Rotation,
     RotationChange,
+    RotationKind,
     Schedule,
     ScheduleExists,
     StorageUnavailable,
+    TeamState,
     ValidationError,
     Weekday,
     oncall_at,
@@ -140,6 +145,48 @@ async def test_loading_a_team_is_one_statement(database_url: str) -> None:
     state = await store.load_team("ops")
     assert state is not None and len(state.schedules) == 2 and len(state.changes) == 2
     assert len(CountingCursor.executed) == 1
+    await pool.close()
+
+
+@pytest.mark.parametrize(
+    "session_options",
+    [
+        "-c TimeZone=UTC",
+        # PostgreSQL prints a timestamptz in the session's zone: +05:30 today and
+        # +05:21:10 (Madras time) in 1900, which is not RFC 3339.
+        "-c TimeZone=Asia/Kolkata -c DateStyle=SQL,DMY",
+        "-c TimeZone=America/St_Johns -c DateStyle=German",
+    ],
+)
+async def test_instants_read_back_exactly_whatever_the_session_settings(
+    database_url: str, session_options: str
+) -> None:
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        database_url,
+        min_size=1,
+        max_size=1,
+        kwargs={"autocommit": True, "row_factory": dict_row, "options": session_options},
+        open=False,
+    )
+    await pool.open(wait=True)
+    store = PostgresStore(pool)
+    long_ago = datetime(1900, 6, 1, 0, 0, 0, 1, tzinfo=UTC)
+    weekly = attrs.evolve(
+        schedule(),
+        start=time(9, 30, 0, 250),
+        end=time(9, 30, 0, 250),
+        rotation=Rotation(kind=RotationKind.WEEKLY, every=2, start=long_ago),
+    )
+    change = RotationChange(schedule="primary", effective=long_ago + timedelta(microseconds=1))
+    override = Override(
+        member="Dee", start=long_ago, end=datetime(2399, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    )
+    await store.create_schedule(weekly)
+    await store.append_rotation_change("ops", change)
+    stored = await store.add_override("ops", override)
+    assert await store.load_team("ops") == TeamState(
+        team="ops", schedules=[weekly], changes=[change], overrides=[stored]
+    )
     await pool.close()
 
 

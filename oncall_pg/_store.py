@@ -179,7 +179,13 @@ class PostgresStore:
 
         async def work(connection: Connection) -> Schedule:
             row = await _locked_schedule(connection, schedule.team, schedule.name)
-            await _check_next_state(connection, schedule.team, schedule=schedule)
+            state = await _locked_team_state(connection, schedule.team)
+            # Building the state this write produces is the check: the model refuses
+            # new members below a position the stored history sets.
+            attrs.evolve(
+                state,
+                schedules=[schedule if s.name == schedule.name else s for s in state.schedules],
+            )
             await connection.execute(
                 QUERIES["update_schedule"], {"schedule_id": row["id"], **_schedule_row(schedule)}
             )
@@ -212,7 +218,10 @@ class PostgresStore:
 
         async def work(connection: Connection) -> RotationChange:
             row = await _locked_schedule(connection, team, change.schedule)
-            await _check_next_state(connection, team, change=change)
+            state = await _locked_team_state(connection, team)
+            # Building the state this write produces is the check: the model refuses
+            # a position outside the schedule's members.
+            attrs.evolve(state, changes=(*state.changes, change))
             await connection.execute(
                 QUERIES["append_rotation_change"],
                 {
@@ -297,27 +306,17 @@ async def _load_team(connection: Connection, team: str) -> TeamState | None:
     return from_json(row["state"], TeamState) if row is not None else None
 
 
-async def _check_next_state(
-    connection: Connection,
-    team: str,
-    *,
-    schedule: Schedule | None = None,
-    change: RotationChange | None = None,
-) -> None:
-    """Build the team state a write would produce, so that the model refuses what it must.
+async def _locked_team_state(connection: Connection, team: str) -> TeamState:
+    """The stored state of a team one of whose schedules the caller has locked.
 
-    The caller holds the schedule's row lock, so no concurrent write to it can
-    slip between this check and the write.
+    A write builds from it the state it would produce, so that the model refuses
+    what it must before anything is written.  The schedule's row lock keeps any
+    concurrent write to that schedule from slipping between the check and the
+    write.
     """
     state = await _load_team(connection, team)
     assert state is not None  # the caller found and locked one of its schedules
-    if schedule is not None:
-        state = attrs.evolve(
-            state,
-            schedules=[schedule if s.name == schedule.name else s for s in state.schedules],
-        )
-    if change is not None:
-        state = attrs.evolve(state, changes=(*state.changes, change))
+    return state
 
 
 async def _user_ids(connection: Connection, names: Sequence[str]) -> dict[str, int]:

@@ -58,9 +58,8 @@ SELECT %(schedule_id)s, ordinality - 1, user_id
 FROM unnest(%(user_ids)s::bigint[]) WITH ORDINALITY AS members (user_id, ordinality);
 
 -- lock_schedule --
--- A team's schedule by name, locked until the end of the transaction, with its member count
-SELECT s.id, s.team_id,
-    (SELECT count(*) FROM schedule_members m WHERE m.schedule_id = s.id) AS members
+-- A team's schedule by name, locked until the end of the transaction
+SELECT s.id, s.team_id
 FROM schedules s JOIN teams t ON t.id = s.team_id
 WHERE t.name = %(team)s AND s.name = %(name)s
 FOR UPDATE OF s;

@@ -169,7 +169,7 @@ class PostgresStore:
             schedule_id = await _one(
                 connection, "insert_schedule", team_id=team_id, **_schedule_row(schedule)
             )
-            await _write_days_and_members(connection, team_id, schedule_id, schedule)
+            await _write_days_and_members(connection, schedule_id, schedule)
             return schedule
 
         return await self._write(work, team=schedule.team, name=schedule.name)
@@ -178,7 +178,7 @@ class PostgresStore:
         """See :meth:`oncall_core.Store.replace_schedule`."""
 
         async def work(connection: Connection) -> Schedule:
-            row = await _locked_schedule(connection, schedule.team, schedule.name)
+            schedule_id = await _locked_schedule_id(connection, schedule.team, schedule.name)
             state = await _locked_team_state(connection, schedule.team)
             # Building the state this write produces is the check: the model refuses
             # new members below a position the stored history sets.
@@ -187,12 +187,12 @@ class PostgresStore:
                 schedules=[schedule if s.name == schedule.name else s for s in state.schedules],
             )
             await connection.execute(
-                QUERIES["update_schedule"], {"schedule_id": row["id"], **_schedule_row(schedule)}
+                QUERIES["update_schedule"], {"schedule_id": schedule_id, **_schedule_row(schedule)}
             )
             await connection.execute(
-                QUERIES["delete_schedule_days_and_members"], {"schedule_id": row["id"]}
+                QUERIES["delete_schedule_days_and_members"], {"schedule_id": schedule_id}
             )
-            await _write_days_and_members(connection, row["team_id"], row["id"], schedule)
+            await _write_days_and_members(connection, schedule_id, schedule)
             return schedule
 
         return await self._write(work, team=schedule.team, name=schedule.name)
@@ -217,7 +217,7 @@ class PostgresStore:
         """
 
         async def work(connection: Connection) -> RotationChange:
-            row = await _locked_schedule(connection, team, change.schedule)
+            schedule_id = await _locked_schedule_id(connection, team, change.schedule)
             state = await _locked_team_state(connection, team)
             # Building the state this write produces is the check: the model refuses
             # a position outside the schedule's members.
@@ -225,7 +225,7 @@ class PostgresStore:
             await connection.execute(
                 QUERIES["append_rotation_change"],
                 {
-                    "schedule_id": row["id"],
+                    "schedule_id": schedule_id,
                     "effective": change.effective,
                     "position": change.position,
                 },
@@ -292,12 +292,12 @@ async def _optional(connection: Connection, query: str, **params: Any) -> Any:
     return next(iter(row.values())) if row is not None else None
 
 
-async def _locked_schedule(connection: Connection, team: str, name: str) -> dict[str, Any]:
-    cursor = await connection.execute(QUERIES["lock_schedule"], {"team": team, "name": name})
-    row = await cursor.fetchone()
-    if row is None:
+async def _locked_schedule_id(connection: Connection, team: str, name: str) -> int:
+    """A schedule's id, its row locked until the end of the transaction."""
+    schedule_id = await _optional(connection, "lock_schedule", team=team, name=name)
+    if schedule_id is None:
         raise schedule_not_found(team, name)
-    return row
+    return int(schedule_id)
 
 
 async def _load_team(connection: Connection, team: str) -> TeamState | None:
@@ -325,12 +325,9 @@ async def _user_ids(connection: Connection, names: Sequence[str]) -> dict[str, i
 
 
 async def _write_days_and_members(
-    connection: Connection, team_id: int, schedule_id: int, schedule: Schedule
+    connection: Connection, schedule_id: int, schedule: Schedule
 ) -> None:
     users = await _user_ids(connection, schedule.members)
-    await connection.execute(
-        QUERIES["add_team_members"], {"team_id": team_id, "user_ids": list(users.values())}
-    )
     await connection.execute(
         QUERIES["insert_days"],
         {"schedule_id": schedule_id, "days": sorted(int(day) for day in schedule.days)},

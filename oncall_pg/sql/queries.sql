@@ -16,12 +16,6 @@ SELECT DISTINCT username FROM unnest(%(names)s::text[]) AS names (username) ORDE
 ON CONFLICT (username) DO UPDATE SET username = EXCLUDED.username
 RETURNING id, username;
 
--- add_team_members --
--- Record users as members of a team
-INSERT INTO team_members (team_id, user_id)
-SELECT %(team_id)s, user_id FROM unnest(%(user_ids)s::bigint[]) AS ids (user_id)
-ON CONFLICT DO NOTHING;
-
 -- insert_schedule --
 -- Store a schedule's own row; a duplicate (team, name) violates schedules_team_name_key
 INSERT INTO schedules (
@@ -58,8 +52,8 @@ SELECT %(schedule_id)s, ordinality - 1, user_id
 FROM unnest(%(user_ids)s::bigint[]) WITH ORDINALITY AS members (user_id, ordinality);
 
 -- lock_schedule --
--- A team's schedule by name, locked until the end of the transaction
-SELECT s.id, s.team_id
+-- A team's schedule's id by name, the schedule locked until the end of the transaction
+SELECT s.id
 FROM schedules s JOIN teams t ON t.id = s.team_id
 WHERE t.name = %(team)s AND s.name = %(name)s
 FOR UPDATE OF s;

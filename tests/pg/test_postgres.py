@@ -66,6 +66,48 @@ class TestMigrations:
             cursor = await connection.execute("SELECT version FROM schema_migrations")
             assert sorted(row[0] for row in await cursor.fetchall()) == list(versions)
 
+    async def test_a_database_at_version_1_migrates_on_with_its_data(
+        self, empty_database_url: str
+    ) -> None:
+        later = tuple(m.version for m in migrations() if m.version > 1)
+        async with await psycopg.AsyncConnection.connect(
+            empty_database_url, autocommit=True
+        ) as connection:
+            assert await migrate(connection, up_to=1) == (1,)
+            store = await PostgresStore.open(empty_database_url, min_size=1, max_size=1)
+            try:
+                await store.create_schedule(schedule())
+                await store.append_rotation_change(
+                    "ops", RotationChange(schedule="primary", effective=NOON, position=2)
+                )
+                await store.add_override(
+                    "ops", Override(member="Dee", start=NOON, end=NOON + timedelta(hours=1))
+                )
+                # What code from before 0002 also wrote: team members and contacts.
+                await connection.execute(
+                    "INSERT INTO team_members (team_id, user_id)"
+                    " SELECT t.id, u.id FROM teams t CROSS JOIN users u"
+                )
+                await connection.execute("UPDATE users SET email = username || '@example.com'")
+                before = await store.load_team("ops")
+
+                assert await migrate(connection) == later
+                assert await store.load_team("ops") == before
+                await store.create_schedule(schedule(name="secondary"))
+            finally:
+                await store.close()
+            cursor = await connection.execute("SELECT max(version) FROM schema_migrations")
+            assert await cursor.fetchone() == (migrations()[-1].version,)
+            cursor = await connection.execute(
+                "SELECT table_name, column_name FROM information_schema.columns"
+                " WHERE table_name IN ('team_members', 'users') ORDER BY ordinal_position"
+            )
+            assert await cursor.fetchall() == [
+                ("users", "id"),
+                ("users", "username"),
+                ("users", "created_at"),
+            ]
+
     async def test_two_migrators_racing_migrate_once(self, empty_database_url: str) -> None:
         async def run() -> tuple[int, ...]:
             async with await psycopg.AsyncConnection.connect(

@@ -91,6 +91,15 @@ class PostgresStore:
             await pool.open(wait=True, timeout=timeout)
         return cls(pool, owns_pool=True)
 
+    @property
+    def pool(self) -> AsyncConnectionPool[Connection]:
+        """The pool the store's calls take their connections from.
+
+        For the pool's statistics (``pool.get_stats()``) and for statements of
+        your own next to the store's; :meth:`close` closes it if the store opened it.
+        """
+        return self._pool
+
     async def close(self) -> None:
         """Close the pool if this store opened it."""
         if self._owns_pool:

@@ -50,7 +50,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    from oncall_pg._embedded import EmbeddedPostgres
+    from oncall_pg import EmbeddedPostgres
 
     server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres") / "data")
     try:

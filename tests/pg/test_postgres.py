@@ -30,7 +30,7 @@ from oncall_core import (
     oncall_at,
 )
 from oncall_pg import PostgresStore, SchemaTooNew, migrate, migrations
-from oncall_pg._errors import domain_errors
+from oncall_pg._errors import domain_errors  # white-box: see its test below
 
 NOON = datetime(2025, 5, 5, 12, tzinfo=UTC)
 
@@ -153,7 +153,7 @@ class TestConcurrency:
         assert state is not None and len(state.changes) == 50
         answer = oncall_at(state, NOON)
         assert answer is not None and answer.member == ["Ann", "Bob", "Cid"][50 % 3]
-        async with store._pool.connection() as connection:
+        async with store.pool.connection() as connection:
             cursor = await connection.execute("SELECT sequence FROM rotation_changes")
             assert sorted(row["sequence"] for row in await cursor.fetchall()) == list(range(1, 51))
 
@@ -269,6 +269,9 @@ async def test_an_unreachable_server_is_storage_unavailable() -> None:
 async def test_database_errors_become_domain_errors(
     database_url: str, statement: str, expected: type[Exception]
 ) -> None:
+    # White-box on purpose: drives the private error mapper directly with statements
+    # the store never sends, to reach each branch; through the store, the contract
+    # suite checks the errors callers see.
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as connection:
         with pytest.raises(expected) as caught:
             async with domain_errors():

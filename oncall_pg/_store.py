@@ -20,13 +20,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from oncall_core import (
-    Override,
-    RotationChange,
-    Schedule,
-    TeamState,
-    from_json,
-)
+from oncall_core import Override, RotationChange, Schedule, TeamState, from_json
 from oncall_core.store import (
     check_new_override,
     override_not_found,

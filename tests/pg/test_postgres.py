@@ -210,26 +210,25 @@ async def test_instants_read_back_exactly_whatever_the_session_settings(
         kwargs={"autocommit": True, "row_factory": dict_row, "options": session_options},
         open=False,
     )
-    await pool.open(wait=True)
-    store = PostgresStore(pool)
-    long_ago = datetime(1900, 6, 1, 0, 0, 0, 1, tzinfo=UTC)
-    weekly = attrs.evolve(
-        schedule(),
-        start=time(9, 30, 0, 250),
-        end=time(9, 30, 0, 250),
-        rotation=Rotation(kind=RotationKind.WEEKLY, every=2, start=long_ago),
-    )
-    change = RotationChange(schedule="primary", effective=long_ago + timedelta(microseconds=1))
-    override = Override(
-        member="Dee", start=long_ago, end=datetime(2399, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
-    )
-    await store.create_schedule(weekly)
-    await store.append_rotation_change("ops", change)
-    stored = await store.add_override("ops", override)
-    assert await store.load_team("ops") == TeamState(
-        team="ops", schedules=[weekly], changes=[change], overrides=[stored]
-    )
-    await pool.close()
+    async with pool:
+        store = PostgresStore(pool)
+        long_ago = datetime(1900, 6, 1, 0, 0, 0, 1, tzinfo=UTC)
+        weekly = attrs.evolve(
+            schedule(),
+            start=time(9, 30, 0, 250),
+            end=time(9, 30, 0, 250),
+            rotation=Rotation(kind=RotationKind.WEEKLY, every=2, start=long_ago),
+        )
+        change = RotationChange(schedule="primary", effective=long_ago + timedelta(microseconds=1))
+        override = Override(
+            member="Dee", start=long_ago, end=datetime(2399, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+        )
+        await store.create_schedule(weekly)
+        await store.append_rotation_change("ops", change)
+        stored = await store.add_override("ops", override)
+        assert await store.load_team("ops") == TeamState(
+            team="ops", schedules=[weekly], changes=[change], overrides=[stored]
+        )
 
 
 async def test_data_survives_closing_and_reopening_the_pool(database_url: str) -> None:
@@ -249,6 +248,25 @@ async def test_a_pool_passed_in_is_not_closed_by_the_store(database_url: str) ->
     await PostgresStore(pool).close()
     assert not pool.closed
     await pool.close()
+
+
+async def test_a_read_whose_connection_broke_is_retried_on_another(database_url: str) -> None:
+    # Without the pool's per-checkout check, the broken connection reaches the read.
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        database_url,
+        min_size=1,
+        max_size=1,
+        kwargs={"autocommit": True, "row_factory": dict_row},
+        open=False,
+    )
+    async with pool:
+        store = PostgresStore(pool)
+        await store.create_schedule(schedule())
+        async with store.pool.connection() as connection:
+            backend = connection.info.backend_pid
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as admin:
+            await admin.execute("SELECT pg_terminate_backend(%s, 5000)", (backend,))
+        assert await store.list_schedules("ops") == (schedule(),)
 
 
 async def test_an_unreachable_server_is_storage_unavailable() -> None:

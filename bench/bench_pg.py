@@ -22,7 +22,8 @@ end.  It prints two tables.  What it measures:
    - the same query on a connection held out of the pool (no checkout);
    - the same query with the JSON column fetched as text (no decoding), and
      ``json.loads`` of that text alone;
-   - building the ``TeamState`` from the decoded document (``_team_state``).
+   - building the ``TeamState`` from the decoded document
+     (``from_json(document, TeamState)``, as the store does).
 
    ``EXPLAIN (ANALYZE, BUFFERS)`` of one load at each size gives the server's
    execution time, the buffers touched and which scans the plan uses, both as
@@ -83,11 +84,20 @@ from _report import cpu_model, verdict  # bench/ is on sys.path when run
 from psycopg import sql
 from psycopg.types.string import TextLoader
 
-from oncall_core import Override, Rotation, RotationChange, RotationKind, Schedule, TeamState
+from oncall_core import (
+    Override,
+    Rotation,
+    RotationChange,
+    RotationKind,
+    Schedule,
+    TeamState,
+    from_json,
+)
 from oncall_core import Weekday as Day
 from oncall_pg import EmbeddedPostgres, PostgresStore, migrate
+
+# White-box on purpose: the store's own load_team SQL, to time the parts of a load apart.
 from oncall_pg._queries import QUERIES
-from oncall_pg._store import _team_state
 
 SMALL_TEAMS = 100
 LARGE_TEAMS = 10_000
@@ -266,7 +276,7 @@ PARTS = {
     "held": "  query on a held connection (execute + fetch)",
     "held_text": "  query on a held connection, JSON fetched as text",
     "decode": "  json.loads of the document text",
-    "build": "  build TeamState (_team_state)",
+    "build": "  build TeamState (from_json)",
     "floor": "  for scale: SELECT 1 on a held connection",
 }
 
@@ -322,7 +332,7 @@ async def bench_loads(store: PostgresStore, teams: Sequence[str]) -> dict[str, l
     figures: dict[str, list[int]] = {part: [] for part in PARTS}
 
     async def via_pool(team: str) -> Any:
-        async with store._pool.connection() as connection:
+        async with store.pool.connection() as connection:
             cursor = await connection.execute(query, {"team": team})
             row = await cursor.fetchone()
             return row["state"] if row is not None else None
@@ -331,16 +341,16 @@ async def bench_loads(store: PostgresStore, teams: Sequence[str]) -> dict[str, l
         chunk = teams[first : first + ROUND]
         figures["load"] += (await timed(store.load_team, chunk))[0]
         figures["via_pool"] += (await timed(via_pool, chunk))[0]
-        async with store._pool.connection() as connection:
+        async with store.pool.connection() as connection:
             held_ns, documents, text_ns, texts, floor_ns = await time_held(connection, chunk)
         figures["held"] += held_ns
         figures["held_text"] += text_ns
         figures["floor"] += floor_ns
-        for team, text, document in zip(chunk, texts, documents, strict=True):
+        for text, document in zip(texts, documents, strict=True):
             started = clock.perf_counter_ns()
             json.loads(text)
             decoded = clock.perf_counter_ns()
-            _team_state(team, document)
+            from_json(document, TeamState)
             figures["build"].append(clock.perf_counter_ns() - decoded)
             figures["decode"].append(decoded - started)
     return figures
@@ -401,7 +411,7 @@ async def explain_load(url: str, team: str) -> list[str]:
 
 async def prepared_plans(store: PostgresStore) -> str:
     """How the store's connection ran load_team: prepared statement, generic or custom plans."""
-    async with store._pool.connection() as connection:
+    async with store.pool.connection() as connection:
         cursor = await connection.execute(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
             " WHERE statement LIKE %s",

@@ -1,7 +1,9 @@
 """One place that turns psycopg's errors into oncall_core's domain errors.
 
-Every store call runs inside :func:`mapped`; the constraint names it matches
-are those of ``sql/migrations``.  The original error stays as ``__cause__``.
+Every store call runs inside :func:`domain_errors`; the constraint names it
+matches are those of ``sql/migrations``.  The original error stays as
+``__cause__``.  Whether a failed read is worth retrying is decided on the raw
+psycopg error (:func:`worth_retrying`), before it is translated.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from oncall_core import (
 
 
 @asynccontextmanager
-async def mapped(*, team: str | None = None, name: str | None = None) -> AsyncIterator[None]:
+async def domain_errors(*, team: str | None = None, name: str | None = None) -> AsyncIterator[None]:
     """Raise the domain error matching any database error raised inside.
 
     ``team`` and ``name`` describe the schedule the call is about, for the errors
@@ -49,11 +51,11 @@ async def mapped(*, team: str | None = None, name: str | None = None) -> AsyncIt
         raise StorageUnavailable(f"storage unavailable: {error}") from error
 
 
-def worth_retrying(error: OncallError) -> bool:
-    """Whether a read that failed this way may succeed at once on another connection:
-    the connection broke, or a concurrent transaction got in the way.  Not when no
-    connection came free in time (that already waited its time)."""
-    cause = error.__cause__
-    if isinstance(cause, errors.SerializationFailure | errors.DeadlockDetected):
+def worth_retrying(error: Exception) -> bool:
+    """Whether a read that failed with this psycopg error may succeed at once on
+    another connection: the connection broke, or a concurrent transaction got in
+    the way.  Not when no connection came free in time (that already waited its
+    time)."""
+    if isinstance(error, errors.SerializationFailure | errors.DeadlockDetected):
         return True
-    return isinstance(cause, OperationalError) and not isinstance(cause, PoolTimeout)
+    return isinstance(error, OperationalError) and not isinstance(error, PoolTimeout)

@@ -51,11 +51,12 @@ def migrations() -> tuple[Migration, ...]:
     return tuple(sorted(found, key=lambda migration: migration.version))
 
 
-async def migrate(connection: AsyncConnection[Any]) -> tuple[int, ...]:
+async def migrate(connection: AsyncConnection[Any], *, up_to: int | None = None) -> tuple[int, ...]:
     """Apply the pending migrations; the versions applied (empty when up to date).
 
-    ``connection`` must be in autocommit mode: the lock is held by the session
-    and each migration runs in its own transaction.  Raises :class:`SchemaTooNew`.
+    ``up_to`` stops after that version (default: apply them all).  ``connection``
+    must be in autocommit mode: the lock is held by the session and each
+    migration runs in its own transaction.  Raises :class:`SchemaTooNew`.
     """
     if not connection.autocommit:
         raise ValueError("migrate() needs a connection in autocommit mode")
@@ -75,6 +76,8 @@ async def migrate(connection: AsyncConnection[Any]) -> tuple[int, ...]:
         for migration in known:
             if migration.version in applied:
                 continue
+            if up_to is not None and migration.version > up_to:
+                break
             async with connection.transaction():
                 # Shipped with the package, never built from input: safe to run as text.
                 await connection.execute(migration.sql)

@@ -4,7 +4,7 @@ Connections come from a ``psycopg_pool.AsyncConnectionPool`` in autocommit
 mode: a read is one statement and one round trip (``load_team`` returns the
 whole team as one JSON document), and each write runs in one explicit
 transaction.  Every statement is a named, parametrised query from
-``sql/queries.sql``; every call goes through :func:`oncall_pg._errors.mapped`,
+``sql/queries.sql``; every call goes through :func:`oncall_pg._errors.domain_errors`,
 so callers see only oncall_core's domain errors.
 """
 
@@ -12,24 +12,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, time
 from typing import Any, TypeVar
 
 import attrs
+import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from oncall_core import (
-    Conflict,
-    Override,
-    Rotation,
-    RotationChange,
-    RotationKind,
-    Schedule,
-    StorageUnavailable,
-    TeamState,
-)
+from oncall_core import Override, RotationChange, Schedule, TeamState, from_json
 from oncall_core.store import (
     check_new_override,
     override_not_found,
@@ -37,7 +28,7 @@ from oncall_core.store import (
     team_not_found,
 )
 
-from ._errors import mapped, worth_retrying
+from ._errors import domain_errors, worth_retrying
 from ._queries import QUERIES
 
 T = TypeVar("T")
@@ -90,9 +81,18 @@ class PostgresStore:
             check=AsyncConnectionPool.check_connection,
             open=False,
         )
-        async with mapped():
+        async with domain_errors():
             await pool.open(wait=True, timeout=timeout)
         return cls(pool, owns_pool=True)
+
+    @property
+    def pool(self) -> AsyncConnectionPool[Connection]:
+        """The pool the store's calls take their connections from.
+
+        For the pool's statistics (``pool.get_stats()``) and for statements of
+        your own next to the store's; :meth:`close` closes it if the store opened it.
+        """
+        return self._pool
 
     async def close(self) -> None:
         """Close the pool if this store opened it."""
@@ -100,19 +100,22 @@ class PostgresStore:
             await self._pool.close()
 
     async def _read(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        # Ends: each attempt returns, raises, or (if the raw psycopg error is worth
+        # retrying) goes round again; the last attempt raises whatever it meets.
         for attempt in range(1, _READ_ATTEMPTS + 1):
-            try:
-                async with mapped(), self._pool.connection() as connection:
-                    return await work(connection)
-            except (StorageUnavailable, Conflict) as error:
-                if not worth_retrying(error) or attempt == _READ_ATTEMPTS:
-                    raise
-                await asyncio.sleep(0.05 * (attempt - 1))
-        raise AssertionError("unreachable")
+            async with domain_errors():
+                try:
+                    async with self._pool.connection() as connection:
+                        return await work(connection)
+                except psycopg.Error as error:
+                    if attempt == _READ_ATTEMPTS or not worth_retrying(error):
+                        raise
+            await asyncio.sleep(0.05 * (attempt - 1))
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _write(self, work: Callable[[Connection], Awaitable[T]], **context: str) -> T:
         async with (
-            mapped(**context),
+            domain_errors(**context),
             self._pool.connection() as connection,
             connection.transaction(),
         ):
@@ -169,7 +172,7 @@ class PostgresStore:
             schedule_id = await _one(
                 connection, "insert_schedule", team_id=team_id, **_schedule_row(schedule)
             )
-            await _write_days_and_members(connection, team_id, schedule_id, schedule)
+            await _write_days_and_members(connection, schedule_id, schedule)
             return schedule
 
         return await self._write(work, team=schedule.team, name=schedule.name)
@@ -178,15 +181,21 @@ class PostgresStore:
         """See :meth:`oncall_core.Store.replace_schedule`."""
 
         async def work(connection: Connection) -> Schedule:
-            row = await _locked_schedule(connection, schedule.team, schedule.name)
-            await _check_next_state(connection, schedule.team, schedule=schedule)
-            await connection.execute(
-                QUERIES["update_schedule"], {"schedule_id": row["id"], **_schedule_row(schedule)}
+            schedule_id = await _locked_schedule_id(connection, schedule.team, schedule.name)
+            state = await _locked_team_state(connection, schedule.team)
+            # Building the state this write produces is the check: the model refuses
+            # new members below a position the stored history sets.
+            attrs.evolve(
+                state,
+                schedules=[schedule if s.name == schedule.name else s for s in state.schedules],
             )
             await connection.execute(
-                QUERIES["delete_schedule_days_and_members"], {"schedule_id": row["id"]}
+                QUERIES["update_schedule"], {"schedule_id": schedule_id, **_schedule_row(schedule)}
             )
-            await _write_days_and_members(connection, row["team_id"], row["id"], schedule)
+            await connection.execute(
+                QUERIES["delete_schedule_days_and_members"], {"schedule_id": schedule_id}
+            )
+            await _write_days_and_members(connection, schedule_id, schedule)
             return schedule
 
         return await self._write(work, team=schedule.team, name=schedule.name)
@@ -211,12 +220,15 @@ class PostgresStore:
         """
 
         async def work(connection: Connection) -> RotationChange:
-            row = await _locked_schedule(connection, team, change.schedule)
-            await _check_next_state(connection, team, change=change)
+            schedule_id = await _locked_schedule_id(connection, team, change.schedule)
+            state = await _locked_team_state(connection, team)
+            # Building the state this write produces is the check: the model refuses
+            # a position outside the schedule's members.
+            attrs.evolve(state, changes=(*state.changes, change))
             await connection.execute(
                 QUERIES["append_rotation_change"],
                 {
-                    "schedule_id": row["id"],
+                    "schedule_id": schedule_id,
                     "effective": change.effective,
                     "position": change.position,
                 },
@@ -283,41 +295,31 @@ async def _optional(connection: Connection, query: str, **params: Any) -> Any:
     return next(iter(row.values())) if row is not None else None
 
 
-async def _locked_schedule(connection: Connection, team: str, name: str) -> dict[str, Any]:
-    cursor = await connection.execute(QUERIES["lock_schedule"], {"team": team, "name": name})
-    row = await cursor.fetchone()
-    if row is None:
+async def _locked_schedule_id(connection: Connection, team: str, name: str) -> int:
+    """A schedule's id, its row locked until the end of the transaction."""
+    schedule_id = await _optional(connection, "lock_schedule", team=team, name=name)
+    if schedule_id is None:
         raise schedule_not_found(team, name)
-    return row
+    return int(schedule_id)
 
 
 async def _load_team(connection: Connection, team: str) -> TeamState | None:
     cursor = await connection.execute(QUERIES["load_team"], {"team": team})
     row = await cursor.fetchone()
-    return _team_state(team, row["state"]) if row is not None else None
+    return from_json(row["state"], TeamState) if row is not None else None
 
 
-async def _check_next_state(
-    connection: Connection,
-    team: str,
-    *,
-    schedule: Schedule | None = None,
-    change: RotationChange | None = None,
-) -> None:
-    """Build the team state a write would produce, so that the model refuses what it must.
+async def _locked_team_state(connection: Connection, team: str) -> TeamState:
+    """The stored state of a team one of whose schedules the caller has locked.
 
-    The caller holds the schedule's row lock, so no concurrent write to it can
-    slip between this check and the write.
+    A write builds from it the state it would produce, so that the model refuses
+    what it must before anything is written.  The schedule's row lock keeps any
+    concurrent write to that schedule from slipping between the check and the
+    write.
     """
     state = await _load_team(connection, team)
     assert state is not None  # the caller found and locked one of its schedules
-    if schedule is not None:
-        state = attrs.evolve(
-            state,
-            schedules=[schedule if s.name == schedule.name else s for s in state.schedules],
-        )
-    if change is not None:
-        state = attrs.evolve(state, changes=(*state.changes, change))
+    return state
 
 
 async def _user_ids(connection: Connection, names: Sequence[str]) -> dict[str, int]:
@@ -326,12 +328,9 @@ async def _user_ids(connection: Connection, names: Sequence[str]) -> dict[str, i
 
 
 async def _write_days_and_members(
-    connection: Connection, team_id: int, schedule_id: int, schedule: Schedule
+    connection: Connection, schedule_id: int, schedule: Schedule
 ) -> None:
     users = await _user_ids(connection, schedule.members)
-    await connection.execute(
-        QUERIES["add_team_members"], {"team_id": team_id, "user_ids": list(users.values())}
-    )
     await connection.execute(
         QUERIES["insert_days"],
         {"schedule_id": schedule_id, "days": sorted(int(day) for day in schedule.days)},
@@ -355,50 +354,3 @@ def _schedule_row(schedule: Schedule) -> dict[str, Any]:
         "rotation_start": schedule.rotation.start,
         "priority": schedule.priority,
     }
-
-
-def _team_state(team: str, document: dict[str, Any]) -> TeamState:
-    """A TeamState from the JSON document of the ``load_team`` query."""
-    schedules = [
-        Schedule(
-            team=team,
-            name=row["name"],
-            members=row["members"] or (),
-            days=row["days"] or (),
-            start=time.fromisoformat(row["start"]),
-            end=time.fromisoformat(row["end"]),
-            overnight=row["overnight"],
-            timezone=row["timezone"],
-            rotation=Rotation(
-                kind=RotationKind(row["kind"]),
-                every=row["every"],
-                start=_instant(row["rotation_start"]),
-            ),
-            priority=row["priority"],
-        )
-        for row in document["schedules"]
-    ]
-    changes = [
-        RotationChange(
-            schedule=row["schedule"],
-            effective=datetime.fromisoformat(row["effective"]),
-            position=row["position"],
-        )
-        for row in document["changes"]
-    ]
-    overrides = [
-        Override(
-            id=row["id"],
-            member=row["member"],
-            start=datetime.fromisoformat(row["start"]),
-            end=datetime.fromisoformat(row["end"]),
-            schedule=row["schedule"],
-            reason=row["reason"],
-        )
-        for row in document["overrides"]
-    ]
-    return TeamState(team=team, schedules=schedules, changes=changes, overrides=overrides)
-
-
-def _instant(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text is not None else None

@@ -106,12 +106,10 @@ def test_the_adapter_imports_no_server() -> None:
 WHITE_BOX = {
     "tests/server/test_cache.py": {"oncall_server._cache"},
     "tests/pg/test_postgres.py": {"oncall_pg._errors"},
-    "tests/pg/test_outage.py": {"oncall_pg._embedded"},
     "bench/bench_core.py": {"oncall_core._resolve"},
-    "bench/bench_pg.py": {"oncall_pg._queries", "oncall_pg._store"},
+    "bench/bench_pg.py": {"oncall_pg._queries"},
     "bench/bench_server.py": {
         "oncall_pg._queries",
-        "oncall_pg._store",
         "oncall_server._app",
         "oncall_server._cache",
         "oncall_server._logging",

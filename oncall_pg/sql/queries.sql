@@ -16,12 +16,6 @@ SELECT DISTINCT username FROM unnest(%(names)s::text[]) AS names (username) ORDE
 ON CONFLICT (username) DO UPDATE SET username = EXCLUDED.username
 RETURNING id, username;
 
--- add_team_members --
--- Record users as members of a team
-INSERT INTO team_members (team_id, user_id)
-SELECT %(team_id)s, user_id FROM unnest(%(user_ids)s::bigint[]) AS ids (user_id)
-ON CONFLICT DO NOTHING;
-
 -- insert_schedule --
 -- Store a schedule's own row; a duplicate (team, name) violates schedules_team_name_key
 INSERT INTO schedules (
@@ -58,9 +52,8 @@ SELECT %(schedule_id)s, ordinality - 1, user_id
 FROM unnest(%(user_ids)s::bigint[]) WITH ORDINALITY AS members (user_id, ordinality);
 
 -- lock_schedule --
--- A team's schedule by name, locked until the end of the transaction, with its member count
-SELECT s.id, s.team_id,
-    (SELECT count(*) FROM schedule_members m WHERE m.schedule_id = s.id) AS members
+-- A team's schedule's id by name, the schedule locked until the end of the transaction
+SELECT s.id
 FROM schedules s JOIN teams t ON t.id = s.team_id
 WHERE t.name = %(team)s AND s.name = %(name)s
 FOR UPDATE OF s;
@@ -102,34 +95,59 @@ WHERE t.id = o.team_id AND t.name = %(team)s AND o.id = %(id)s
 RETURNING o.id;
 
 -- load_team --
--- Everything needed to resolve one team, as one JSON document (one round trip)
+-- One team as one JSON document (one round trip) in the shape of oncall_core.to_json(TeamState),
+-- so the store reads it with from_json: days by English name, local times as "HH:MM:SS[.ffffff]",
+-- instants in UTC with a Z and microseconds whatever the session's TimeZone, and a rotation's
+-- kind, every and start (null for a manual rotation).
 SELECT json_build_object(
+    'team', t.name,
     'schedules', coalesce((
         SELECT json_agg(json_build_object(
-            'name', s.name, 'start', s.start_time, 'end', s.end_time,
-            'overnight', s.overnight, 'timezone', s.timezone,
-            'kind', s.rotation_kind, 'every', s.rotation_every,
-            'rotation_start', s.rotation_start, 'priority', s.priority,
-            'days', (SELECT array_agg(d.weekday) FROM schedule_days d WHERE d.schedule_id = s.id),
+            'team', t.name,
+            'name', s.name,
             'members', (
-                SELECT array_agg(u.username ORDER BY m.position)
+                SELECT json_agg(u.username ORDER BY m.position)
                 FROM schedule_members m JOIN users u ON u.id = m.user_id
                 WHERE m.schedule_id = s.id
-            )
+            ),
+            'days', (
+                SELECT json_agg(
+                    (ARRAY['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday',
+                        'Sunday'])[d.weekday + 1]
+                    ORDER BY d.weekday
+                )
+                FROM schedule_days d WHERE d.schedule_id = s.id
+            ),
+            'start', s.start_time,
+            'end', s.end_time,
+            'overnight', s.overnight,
+            'timezone', s.timezone,
+            'rotation', json_build_object(
+                'kind', s.rotation_kind,
+                'every', s.rotation_every,
+                'start', to_char(s.rotation_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+            ),
+            'priority', s.priority
         ) ORDER BY s.id)
         FROM schedules s WHERE s.team_id = t.id
     ), '[]'),
     'changes', coalesce((
         SELECT json_agg(json_build_object(
-            'schedule', s.name, 'effective', c.effective_at, 'position', c.position
+            'schedule', s.name,
+            'effective', to_char(c.effective_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+            'position', c.position
         ) ORDER BY c.id)
         FROM schedules s JOIN rotation_changes c ON c.schedule_id = s.id
         WHERE s.team_id = t.id
     ), '[]'),
     'overrides', coalesce((
         SELECT json_agg(json_build_object(
-            'id', o.id, 'member', u.username, 'start', o.starts_at, 'end', o.ends_at,
-            'schedule', s.name, 'reason', o.reason
+            'member', u.username,
+            'start', to_char(o.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+            'end', to_char(o.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+            'schedule', s.name,
+            'reason', o.reason,
+            'id', o.id
         ) ORDER BY o.id)
         FROM overrides o
         JOIN users u ON u.id = o.user_id

@@ -11,8 +11,7 @@ from typing import TypeVar
 import psycopg
 
 from oncall_core import Override, RotationChange, Schedule, StorageUnavailable, Weekday
-from oncall_pg import PostgresStore, migrate
-from oncall_pg._embedded import EmbeddedPostgres
+from oncall_pg import EmbeddedPostgres, PostgresStore, migrate
 
 T = TypeVar("T")
 NOON = datetime(2025, 5, 5, 12, tzinfo=UTC)

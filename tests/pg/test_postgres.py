@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+import attrs
 import psycopg
 import pytest
 from psycopg.rows import dict_row
@@ -16,16 +17,20 @@ from oncall_core import (
     Conflict,
     NotFound,
     OncallError,
+    Override,
+    Rotation,
     RotationChange,
+    RotationKind,
     Schedule,
     ScheduleExists,
     StorageUnavailable,
+    TeamState,
     ValidationError,
     Weekday,
     oncall_at,
 )
 from oncall_pg import PostgresStore, SchemaTooNew, migrate, migrations
-from oncall_pg._errors import mapped
+from oncall_pg._errors import domain_errors  # white-box: see its test below
 
 NOON = datetime(2025, 5, 5, 12, tzinfo=UTC)
 
@@ -60,6 +65,48 @@ class TestMigrations:
             assert await migrate(connection) == ()
             cursor = await connection.execute("SELECT version FROM schema_migrations")
             assert sorted(row[0] for row in await cursor.fetchall()) == list(versions)
+
+    async def test_a_database_at_version_1_migrates_on_with_its_data(
+        self, empty_database_url: str
+    ) -> None:
+        later = tuple(m.version for m in migrations() if m.version > 1)
+        async with await psycopg.AsyncConnection.connect(
+            empty_database_url, autocommit=True
+        ) as connection:
+            assert await migrate(connection, up_to=1) == (1,)
+            store = await PostgresStore.open(empty_database_url, min_size=1, max_size=1)
+            try:
+                await store.create_schedule(schedule())
+                await store.append_rotation_change(
+                    "ops", RotationChange(schedule="primary", effective=NOON, position=2)
+                )
+                await store.add_override(
+                    "ops", Override(member="Dee", start=NOON, end=NOON + timedelta(hours=1))
+                )
+                # What code from before 0002 also wrote: team members and contacts.
+                await connection.execute(
+                    "INSERT INTO team_members (team_id, user_id)"
+                    " SELECT t.id, u.id FROM teams t CROSS JOIN users u"
+                )
+                await connection.execute("UPDATE users SET email = username || '@example.com'")
+                before = await store.load_team("ops")
+
+                assert await migrate(connection) == later
+                assert await store.load_team("ops") == before
+                await store.create_schedule(schedule(name="secondary"))
+            finally:
+                await store.close()
+            cursor = await connection.execute("SELECT max(version) FROM schema_migrations")
+            assert await cursor.fetchone() == (migrations()[-1].version,)
+            cursor = await connection.execute(
+                "SELECT table_name, column_name FROM information_schema.columns"
+                " WHERE table_name IN ('team_members', 'users') ORDER BY ordinal_position"
+            )
+            assert await cursor.fetchall() == [
+                ("users", "id"),
+                ("users", "username"),
+                ("users", "created_at"),
+            ]
 
     async def test_two_migrators_racing_migrate_once(self, empty_database_url: str) -> None:
         async def run() -> tuple[int, ...]:
@@ -106,7 +153,7 @@ class TestConcurrency:
         assert state is not None and len(state.changes) == 50
         answer = oncall_at(state, NOON)
         assert answer is not None and answer.member == ["Ann", "Bob", "Cid"][50 % 3]
-        async with store._pool.connection() as connection:
+        async with store.pool.connection() as connection:
             cursor = await connection.execute("SELECT sequence FROM rotation_changes")
             assert sorted(row["sequence"] for row in await cursor.fetchall()) == list(range(1, 51))
 
@@ -143,6 +190,47 @@ async def test_loading_a_team_is_one_statement(database_url: str) -> None:
     await pool.close()
 
 
+@pytest.mark.parametrize(
+    "session_options",
+    [
+        "-c TimeZone=UTC",
+        # PostgreSQL prints a timestamptz in the session's zone: +05:30 today and
+        # +05:21:10 (Madras time) in 1900, which is not RFC 3339.
+        "-c TimeZone=Asia/Kolkata -c DateStyle=SQL,DMY",
+        "-c TimeZone=America/St_Johns -c DateStyle=German",
+    ],
+)
+async def test_instants_read_back_exactly_whatever_the_session_settings(
+    database_url: str, session_options: str
+) -> None:
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        database_url,
+        min_size=1,
+        max_size=1,
+        kwargs={"autocommit": True, "row_factory": dict_row, "options": session_options},
+        open=False,
+    )
+    async with pool:
+        store = PostgresStore(pool)
+        long_ago = datetime(1900, 6, 1, 0, 0, 0, 1, tzinfo=UTC)
+        weekly = attrs.evolve(
+            schedule(),
+            start=time(9, 30, 0, 250),
+            end=time(9, 30, 0, 250),
+            rotation=Rotation(kind=RotationKind.WEEKLY, every=2, start=long_ago),
+        )
+        change = RotationChange(schedule="primary", effective=long_ago + timedelta(microseconds=1))
+        override = Override(
+            member="Dee", start=long_ago, end=datetime(2399, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+        )
+        await store.create_schedule(weekly)
+        await store.append_rotation_change("ops", change)
+        stored = await store.add_override("ops", override)
+        assert await store.load_team("ops") == TeamState(
+            team="ops", schedules=[weekly], changes=[change], overrides=[stored]
+        )
+
+
 async def test_data_survives_closing_and_reopening_the_pool(database_url: str) -> None:
     first = await PostgresStore.open(database_url, min_size=1, max_size=2)
     await first.create_schedule(schedule())
@@ -160,6 +248,25 @@ async def test_a_pool_passed_in_is_not_closed_by_the_store(database_url: str) ->
     await PostgresStore(pool).close()
     assert not pool.closed
     await pool.close()
+
+
+async def test_a_read_whose_connection_broke_is_retried_on_another(database_url: str) -> None:
+    # Without the pool's per-checkout check, the broken connection reaches the read.
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        database_url,
+        min_size=1,
+        max_size=1,
+        kwargs={"autocommit": True, "row_factory": dict_row},
+        open=False,
+    )
+    async with pool:
+        store = PostgresStore(pool)
+        await store.create_schedule(schedule())
+        async with store.pool.connection() as connection:
+            backend = connection.info.backend_pid
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as admin:
+            await admin.execute("SELECT pg_terminate_backend(%s, 5000)", (backend,))
+        assert await store.list_schedules("ops") == (schedule(),)
 
 
 async def test_an_unreachable_server_is_storage_unavailable() -> None:
@@ -180,9 +287,12 @@ async def test_an_unreachable_server_is_storage_unavailable() -> None:
 async def test_database_errors_become_domain_errors(
     database_url: str, statement: str, expected: type[Exception]
 ) -> None:
+    # White-box on purpose: drives the private error mapper directly with statements
+    # the store never sends, to reach each branch; through the store, the contract
+    # suite checks the errors callers see.
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as connection:
         with pytest.raises(expected) as caught:
-            async with mapped():
+            async with domain_errors():
                 await connection.execute(statement)
     assert isinstance(caught.value, OncallError)
     assert isinstance(caught.value.__cause__, psycopg.Error)

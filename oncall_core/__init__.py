@@ -28,6 +28,7 @@ from ._model import (
     Weekday,
 )
 from ._resolve import everyone_on_call, oncall_at
+from ._text import MAX_REASON, MAX_TEXT, clean_text
 from ._timeline import gaps, hours_per_member, rotation_turns, timeline
 from ._wire import (
     converter,
@@ -47,6 +48,8 @@ from .store import MemoryStore, Store
 
 __all__ = [
     "MANUAL",
+    "MAX_REASON",
+    "MAX_TEXT",
     "Conflict",
     "Gap",
     "MemoryStore",
@@ -67,6 +70,7 @@ __all__ = [
     "Turn",
     "ValidationError",
     "Weekday",
+    "clean_text",
     "converter",
     "everyone_on_call",
     "format_instant",

@@ -10,11 +10,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from datetime import datetime, time
-from typing import Any
 
 import attrs
 
 from ._errors import ValidationError
+from ._text import MAX_REASON, clean_text
 from ._time import supported_instant, to_datetime, zone_named
 
 
@@ -93,18 +93,41 @@ def _end(moment: datetime) -> datetime:
     return _in_utc(moment, "end")
 
 
-def _require_text(message: str, field: str) -> Any:
-    def check(_instance: object, _attribute: object, value: object) -> None:
-        if not isinstance(value, str) or not value.strip():
-            raise ValidationError(message, field=field)
+# One named converter per text field (see _text for the rule), so that errors name
+# the field with the seed's message for a missing value.
+def _team(value: str) -> str:
+    return clean_text(value, "team", missing="team is required")
 
-    return check
+
+def _name(value: str) -> str:
+    return clean_text(value, "name", missing="name is required")
+
+
+def _schedule_name(value: str) -> str:
+    return clean_text(value, "schedule", missing="schedule is required")
+
+
+def _optional_schedule_name(value: str | None) -> str | None:
+    return None if value is None else _schedule_name(value)
+
+
+def _member(value: str) -> str:
+    return clean_text(value, "member", missing="member is required")
+
+
+def _reason(value: str | None) -> str | None:
+    return None if value is None else clean_text(value, "reason", limit=MAX_REASON)
 
 
 def _to_members(members: Iterable[str]) -> tuple[str, ...]:
     if isinstance(members, str) or not isinstance(members, Iterable):
         raise ValidationError("members must be a list of strings", field="members")
-    return tuple(members)
+    return tuple(
+        clean_text(
+            member, f"members[{index}]", missing=f"members[{index}] must be a non-empty string"
+        )
+        for index, member in enumerate(members)
+    )
 
 
 def _to_weekdays(days: Iterable[int]) -> frozenset[Weekday]:
@@ -182,8 +205,8 @@ class Schedule:
     the highest ``priority`` wins, ties going to the schedule created first.
     """
 
-    team: str = attrs.field(validator=_require_text("team is required", "team"))
-    name: str = attrs.field(validator=_require_text("name is required", "name"))
+    team: str = attrs.field(converter=_team)
+    name: str = attrs.field(converter=_name)
     members: tuple[str, ...] = attrs.field(converter=_to_members)
     days: frozenset[Weekday] = attrs.field(converter=_to_weekdays)
     start: time
@@ -197,11 +220,6 @@ class Schedule:
     def _check_members(self, _attribute: object, members: tuple[str, ...]) -> None:
         if not members:
             raise ValidationError("at least one member is required", field="members")
-        for index, member in enumerate(members):
-            if not isinstance(member, str) or not member.strip():
-                raise ValidationError(
-                    f"members[{index}] must be a non-empty string", field=f"members[{index}]"
-                )
 
     @days.validator
     def _check_days(self, _attribute: object, days: frozenset[Weekday]) -> None:
@@ -240,7 +258,7 @@ class RotationChange:
     next one).  Time-based rotations keep handing off from there.
     """
 
-    schedule: str = attrs.field(validator=_require_text("schedule is required", "schedule"))
+    schedule: str = attrs.field(converter=_schedule_name)
     effective: datetime = attrs.field(converter=_effective)
     position: int | None = attrs.field(default=None)
 
@@ -262,17 +280,14 @@ class Override:
     :attr:`TeamState.overrides`) wins.  ``id`` is assigned by a store.
     """
 
-    member: str = attrs.field(validator=_require_text("member is required", "member"))
+    member: str = attrs.field(converter=_member)
     start: datetime = attrs.field(converter=_start)
     end: datetime = attrs.field(converter=_end)
-    schedule: str | None = None
-    reason: str | None = None
+    schedule: str | None = attrs.field(default=None, converter=_optional_schedule_name)
+    reason: str | None = attrs.field(default=None, converter=_reason)
     id: int | None = None  # given by the store that keeps the override
 
     def __attrs_post_init__(self) -> None:
-        for field in ("schedule", "reason"):
-            if not isinstance(getattr(self, field), str | None):
-                raise ValidationError(f"{field} must be a string", field=field)
         if self.id is not None and (isinstance(self.id, bool) or not isinstance(self.id, int)):
             raise ValidationError("id must be an integer", field="id")
         if self.end <= self.start:
@@ -300,7 +315,7 @@ class TeamState:
     creation order (later ones win).
     """
 
-    team: str = attrs.field(validator=_require_text("team is required", "team"))
+    team: str = attrs.field(converter=_team)
     schedules: tuple[Schedule, ...] = attrs.field(default=(), converter=_schedules)
     changes: tuple[RotationChange, ...] = attrs.field(default=(), converter=_changes)
     overrides: tuple[Override, ...] = attrs.field(default=(), converter=_overrides)

@@ -339,3 +339,17 @@ class TestConverter:
         with pytest.raises(ValidationError) as caught:
             Schedule(team="t", name="n", members=["A"], days=[9], start=time(9), end=time(17))
         assert caught.value.message == "invalid day: 9"
+
+
+@pytest.mark.parametrize("text", ["\u0669:\u0660\u0660AM", "\uff19:\uff10\uff10AM", "\u0969:00"])
+def test_times_of_day_are_ascii(text: str) -> None:
+    # Arabic-Indic, fullwidth and Devanagari digits are digits to Python, not to us.
+    with pytest.raises(ValidationError) as caught:
+        parse_time_of_day(text, "start")
+    assert caught.value.message == "invalid start time format, use '3:04PM' format"
+
+
+def test_instants_are_ascii() -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_instant("\uff12025-04-28T14:30:00Z")
+    assert caught.value.message == "invalid time format, use RFC3339 format"

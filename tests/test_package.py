@@ -106,7 +106,6 @@ def test_the_adapter_imports_no_server() -> None:
 WHITE_BOX = {
     "tests/server/test_cache.py": {"oncall_server._cache"},
     "tests/pg/test_postgres.py": {"oncall_pg._errors"},
-    "bench/bench_core.py": {"oncall_core._resolve"},
     "bench/bench_pg.py": {"oncall_pg._queries"},
     "bench/bench_server.py": {
         "oncall_pg._queries",

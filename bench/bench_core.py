@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/bench_core.py            # the table (about 20 s)
+    .venv/bin/python bench/bench_core.py            # the table (about 10 s)
     .venv/bin/python bench/bench_core.py --profile  # cProfile of the warm oncall_at loop
 
 It needs the ``bench`` extra (icalendar, recurring-ical-events) and prints one

@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/bench_pg.py            # the tables (about a minute)
+    .venv/bin/python bench/bench_pg.py            # the tables (about 90 s)
     .venv/bin/python bench/bench_pg.py --profile  # also cProfile 2000 load_team calls
 
 White-box on purpose: besides the public ``PostgresStore``, it runs the store's
@@ -48,7 +48,7 @@ end.  It prints two tables.  What it measures:
 No ``ANALYZE`` is run before that: statistics taken while the tables are tiny
 make a long-lived connection plan its foreign-key checks as sequential scans
 and keep those plans until the next ``ANALYZE``, so every create gets slower as
-the tables grow (see "Storage" in docs/performance.md).  The script prints how
+the tables grow (see "History" in docs/performance.md).  The script prints how
 often autovacuum analyzed a table during the first creates.
 
 The teams: 1-3 schedules each (business hours, evenings, overnight, weekends,

@@ -2,7 +2,7 @@
 
 Run from the repository root (wrk is the Debian package: ``apt-get install wrk``):
 
-    .venv/bin/python bench/bench_server.py                            # about 6 minutes
+    .venv/bin/python bench/bench_server.py                            # about 5 minutes
     .venv/bin/python bench/bench_server.py --rounds 1 --duration 5    # a quick look
 
 Six servers are started once on 127.0.0.1: the ceiling (``bench/hello_app.py``,

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from oncall_pg import EmbeddedPostgres, EmbeddedPostgresError, default_data_dir
+from tests.postgres import clusters_under, remove_cluster
 
 # What the caller says to do instead; a failed start ends its message with it.
 REMEDY = "To do without it, use another store."
@@ -24,6 +25,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgre
     pg = EmbeddedPostgres(tmp_path_factory.mktemp("embedded") / "data", remedy=REMEDY)
     yield pg
     pg.stop()
+    remove_cluster(pg.data_dir)
 
 
 @pytest.fixture
@@ -261,3 +263,27 @@ def test_without_a_remedy_a_failed_start_says_only_what_failed(tmp_path: Path) -
         f"could not start the embedded PostgreSQL server in {data_dir}: "
         f"{data_dir} exists and is not a directory"
     )
+
+
+def test_the_suite_removes_a_cluster_it_left_running(tmp_path: Path) -> None:
+    # What no_cluster_left_behind does after every test that used tmp_path.
+    pg = EmbeddedPostgres(tmp_path / "left" / "data")
+    pg.start()
+    pid = postmaster_pid(pg)
+    assert clusters_under(tmp_path) == [pg.data_dir]
+
+    remove_cluster(pg.data_dir)
+
+    assert not pg.data_dir.exists()
+    assert clusters_under(tmp_path) == []
+    assert not psutil_running_postgres(pid)
+
+
+def psutil_running_postgres(pid: int) -> bool:
+    import psutil  # type: ignore[import-untyped]
+
+    try:
+        process = psutil.Process(pid)
+        return bool(process.status() != psutil.STATUS_ZOMBIE and process.name() == "postgres")
+    except psutil.NoSuchProcess:
+        return False

@@ -59,8 +59,8 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
     ``ONCALL_TEST_DATABASE_URL``) belong to other tools and are ignored.
 
     Raises :class:`ConfigError`, one line naming the key and its source, for an
-    explicit file that does not exist or cannot be read, invalid YAML, an unknown
-    key, a value of the wrong type or out of range.
+    explicit file that does not exist or cannot be read, invalid YAML, a key given
+    twice in the file, an unknown key, a value of the wrong type or out of range.
     """
     merged: dict[str, Any] = {}
     sources: _Sources = {}
@@ -94,7 +94,7 @@ def _config_file(path: Path | None, environ: Mapping[str, str]) -> tuple[Path, s
 def _merge_file(merged: dict[str, Any], sources: _Sources, path: Path, named_by: str) -> None:
     where = f"in {path}"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _load_yaml(path.read_text(encoding="utf-8"), where)
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
         raise ConfigError(f"cannot read config file {path}: {reason}", source=named_by) from None
@@ -116,6 +116,41 @@ def _merge_file(merged: dict[str, Any], sources: _Sources, path: Path, named_by:
             sources.update({(key, str(name)): where for name in value})
         else:
             raise ConfigError(f"expected a mapping, got {_kind(value)}", key=key, source=where)
+
+
+def _load_yaml(text: str, where: str) -> object:
+    """The YAML document in ``text``, as ``yaml.safe_load`` reads it, but refusing a key
+    given twice in one mapping (``safe_load`` silently keeps the last one)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_duplicate_keys(node, (), where)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _refuse_duplicate_keys(node: yaml.Node, at: tuple[str, ...], where: str) -> None:
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(item, at, where)
+    if not isinstance(node, yaml.MappingNode):
+        return
+    lines: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        name = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
+        line = key_node.start_mark.line + 1
+        if name is not None and name in lines:
+            raise ConfigError(
+                f"duplicate key, at lines {lines[name]} and {line}",
+                key=".".join((*at, name)),
+                source=where,
+            )
+        if name is not None:
+            lines[name] = line
+        _refuse_duplicate_keys(value_node, (*at, name or "?"), where)
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

@@ -395,6 +395,12 @@ FILE_ERRORS = [
     ("server: {port: 80\n", None,
      "invalid YAML at line 2, column 1: expected ',' or '}', but got '<stream end>'"
      " (in config.yaml)"),
+    ("server: {port: 80}\ndatabase: {}\nserver: {address: x}\n", "server",
+     "server: duplicate key, at lines 1 and 3 (in config.yaml)"),
+    ("database:\n  port: 5432\n  host: db\n  port: 5433\n", "database.port",
+     "database.port: duplicate key, at lines 2 and 4 (in config.yaml)"),
+    ("use_database: true\nuse_database: false\n", "use_database",
+     "use_database: duplicate key, at lines 1 and 2 (in config.yaml)"),
     ("- server\n", None, "expected a mapping at the top level, got a list (in config.yaml)"),
     ("just text\n", None, "expected a mapping at the top level, got a string (in config.yaml)"),
 ]  # fmt: skip

@@ -198,6 +198,17 @@ def test_bad_configuration_stops_start_up_with_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and "server.port" in lines[0]
 
 
+def test_a_key_given_twice_in_the_file_is_a_configuration_error(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("server:\n  port: 8080\nserver:\n  port: 9090\n")
+    result = run_cli(tmp_path, {}, "check-config")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2,
+        "",
+        "oncall-server: configuration error: server: duplicate key, at lines 1 and 3"
+        " (in config.yaml)\n",
+    )
+
+
 def test_migrate_command_applies_migrations(tmp_path: Path, empty_database_url: str) -> None:
     result = run_cli(tmp_path, {"ONCALL_DATABASE__URL": empty_database_url}, "migrate")
     assert result.returncode == 0, result.stderr

@@ -9,7 +9,9 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 import psycopg
@@ -19,7 +21,7 @@ from oncall_core import OncallError
 from oncall_pg import EmbeddedPostgresError
 
 from ._app import create_app
-from ._config import Config, ConfigError, StorageMode, describe, storage_mode
+from ._config import KEYS, Config, ConfigError, StorageMode, describe, storage_mode
 from ._config_loading import load_config
 from ._logging import configure_logging
 from ._storage import database_url, migrate_database
@@ -31,28 +33,99 @@ GRACEFUL_SHUTDOWN = 10
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="oncall-server",
-        description="Who is on call: the oncall-schedule HTTP server.",
-    )
-    parser.add_argument(
+    # --config is accepted before and after the command: each parser has it, and a
+    # subparser's default (SUPPRESS) leaves the main parser's value alone.
+    config_option = argparse.ArgumentParser(add_help=False)
+    config_option.add_argument(
         "--config",
         type=Path,
         metavar="PATH",
+        default=argparse.SUPPRESS,
         help="YAML configuration file (default: $ONCALL_CONFIG, else ./config.yaml if present)",
     )
+    parser = argparse.ArgumentParser(
+        prog="oncall-server",
+        description="Who is on call: the oncall-schedule HTTP server.",
+        epilog=_ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[config_option],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("serve", help="run the HTTP server (the default)")
-    commands.add_parser("migrate", help="apply database migrations and exit")
-    commands.add_parser("check-config", help="print the effective configuration, secrets masked")
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP server (the default)",
+        description="Run the HTTP server until SIGTERM or SIGINT.",
+        epilog=_ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[config_option],
+    )
+    for option, key, metavar in _SERVE_OPTIONS:
+        serve.add_argument(
+            option,
+            metavar=metavar,
+            default=argparse.SUPPRESS,
+            help=f"sets {key} (default: {_DEFAULTS[key]}); wins over the file and the environment",
+        )
+    for name, text in [
+        ("migrate", "apply database migrations and exit"),
+        ("check-config", "print the effective configuration, secrets masked"),
+    ]:
+        commands.add_parser(
+            name,
+            help=text,
+            description=text[0].upper() + text[1:] + ".",
+            epilog=_ENVIRONMENT_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            parents=[config_option],
+        )
     return parser
+
+
+# The options of serve, each a configuration key: (option, key, metavar).
+_SERVE_OPTIONS = [
+    ("--host", "server.address", "ADDRESS"),
+    ("--port", "server.port", "PORT"),
+]
+_DEFAULTS = {
+    f"{section}.{name}": value
+    for section, keys in describe(Config()).items()
+    if isinstance(keys, dict)
+    for name, value in keys.items()
+}
+
+_ENVIRONMENT_HELP = "\n".join(
+    [
+        "The configuration: defaults < config file < ONCALL_ variables < options.",
+        "Every key has its environment variable: ONCALL_ and the key, with __ between",
+        "levels (ONCALL_SERVER__PORT=8080); ONCALL_CONFIG names the config file:",
+        *textwrap.wrap(
+            ", ".join(key.variable for key in KEYS.values()),
+            78,
+            initial_indent="  ",
+            subsequent_indent="  ",
+        ),
+    ]
+)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("oncall-schedule")
+    except metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; the process exit status."""
     arguments = _parser().parse_args(argv)
+    options = {
+        key: (option, getattr(arguments, option[2:]))
+        for option, key, _metavar in _SERVE_OPTIONS
+        if hasattr(arguments, option[2:])
+    }
     try:
-        config = load_config(arguments.config, os.environ)
+        config = load_config(getattr(arguments, "config", None), os.environ, options)
     except ConfigError as error:
         print(f"oncall-server: configuration error: {error}", file=sys.stderr)
         return 2

@@ -1,12 +1,13 @@
-"""Loading the configuration: defaults < YAML file < ``ONCALL_*`` variables.
+"""Loading the configuration: defaults < YAML file < ``ONCALL_*`` variables < options.
 
-Theory of operation.  :func:`load_config` merges the file and then the environment
-into one nested dict, remembering where each key came from (``in config.yaml``,
-``from ONCALL_SERVER__PORT``).  One strict cattrs converter then structures the dict
-into the classes of ``_config``, whose validators check ranges, choices and the pool
-bounds.  The converter knows two spellings of a value: a YAML value must already have
-the key's type (``port: "80"`` is an error, never coerced), while an environment
-variable's text is parsed, as it is read, into the key's type (``ONCALL_SERVER__PORT=80``).
+Theory of operation.  :func:`load_config` merges the file, the environment and then
+the command-line options into one nested dict, remembering where each key came from
+(``in config.yaml``, ``from ONCALL_SERVER__PORT``, ``from --port``).  One strict
+cattrs converter then structures the dict into the classes of ``_config``, whose
+validators check ranges, choices and the pool bounds.  The converter knows two
+spellings of a value: a YAML value must already have the key's type (``port: "80"`` is
+an error, never coerced), while the text of an environment variable or an option is
+parsed, as it is read, into the key's type (``ONCALL_SERVER__PORT=80``).
 
 The first problem becomes one :class:`ConfigError` line naming the key and where its
 value came from, e.g. ``database.port: expected an integer, got 'abc' (from
@@ -48,15 +49,22 @@ class _WrongType(TypeError):
         self.value = value
 
 
-def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
-    """Load the configuration: defaults, then the YAML file, then the environment.
+def load_config(
+    path: Path | None,
+    environ: Mapping[str, str],
+    options: Mapping[str, tuple[str, str]] | None = None,
+) -> Config:
+    """Load the configuration: defaults, then the YAML file, then the environment, then
+    the command line.
 
     ``path`` is the ``--config`` argument; without it ``$ONCALL_CONFIG`` names the file,
     else ``config.yaml`` in the working directory is read if it exists.  ``environ``
     supplies the ``ONCALL_*`` variables (``ONCALL_<SECTION>__<KEY>``, any case after
     the prefix).  An empty variable unsets an optional key (``host``, ``url``...).
     ``ONCALL_*`` variables that do not start with a known key name (say
-    ``ONCALL_TEST_DATABASE_URL``) belong to other tools and are ignored.
+    ``ONCALL_TEST_DATABASE_URL``) belong to other tools and are ignored.  ``options`` are
+    command-line options, by dotted key: ``{"server.port": ("--port", "8080")}`` (the
+    option's name, for messages, and its text, parsed as an environment variable's).
 
     Raises :class:`ConfigError`, one line naming the key and its source, for an
     explicit file that does not exist or cannot be read, invalid YAML, a key given
@@ -68,6 +76,12 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
     if found is not None:
         _merge_file(merged, sources, *found)
     for keys, value, where in _environment(environ):
+        section = merged.setdefault(keys[0], {}) if len(keys) > 1 else merged
+        section[keys[-1]] = value
+        sources[keys] = where
+    for name, (option, text) in (options or {}).items():
+        keys, where = tuple(name.split(".")), f"from {option}"
+        value = _typed(keys, text, where)
         section = merged.setdefault(keys[0], {}) if len(keys) > 1 else merged
         section[keys[-1]] = value
         sources[keys] = where

@@ -42,8 +42,10 @@ def free_port() -> int:
 class Server:
     """``python -m oncall_server`` in a child process, on a free port."""
 
-    def __init__(self, environ: dict[str, str], cwd: Path, *arguments: str) -> None:
-        self.port = free_port()
+    def __init__(
+        self, environ: dict[str, str], cwd: Path, *arguments: str, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         env = {
             **os.environ,
             "ONCALL_SERVER__ADDRESS": "127.0.0.1",
@@ -95,8 +97,8 @@ class Server:
 def run_server(tmp_path: Path) -> Iterator[Any]:
     started: list[Server] = []
 
-    def start(environ: dict[str, str], *arguments: str) -> Server:
-        server = Server(environ, tmp_path, *arguments)
+    def start(environ: dict[str, str], *arguments: str, port: int | None = None) -> Server:
+        server = Server(environ, tmp_path, *arguments, port=port)
         started.append(server)
         server.wait_ready()
         return server
@@ -217,7 +219,7 @@ def test_migrate_command_applies_migrations(tmp_path: Path, empty_database_url: 
     assert versions == [migration.version for migration in migrations()]
 
 
-def test_help_on_each_command(tmp_path: Path) -> None:
+def test_help_on_each_command_names_the_environment_variables(tmp_path: Path) -> None:
     for arguments in [
         ("--help",),
         ("serve", "--help"),
@@ -226,6 +228,60 @@ def test_help_on_each_command(tmp_path: Path) -> None:
     ]:
         result = run_cli(tmp_path, {}, *arguments)
         assert result.returncode == 0 and "usage: oncall-server" in result.stdout
+        assert "ONCALL_CONFIG names the config file" in result.stdout
+        for variable in ("ONCALL_SERVER__PORT", "ONCALL_DATABASE__URL", "ONCALL_USE_DATABASE"):
+            assert variable in result.stdout
+    serve = run_cli(tmp_path, {}, "serve", "--help").stdout
+    assert "--host ADDRESS" in serve and "--port PORT" in serve and "--config PATH" in serve
+
+
+def test_version(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, {}, "--version")
+    assert (result.returncode, result.stdout) == (0, "oncall-server 0.1.0\n")
+
+
+def test_serve_takes_host_and_port_options_which_win_over_the_environment(
+    run_server: Any,
+) -> None:
+    port = free_port()
+    server = run_server(
+        {"ONCALL_USE_DATABASE": "false", "ONCALL_SERVER__ADDRESS": "0.0.0.0"},
+        "serve", "--host", "127.0.0.1", "--port", str(port),
+        port=port,
+    )  # fmt: skip
+    assert server.request("GET", "/healthz") == (200, {"status": "ok"})
+    assert server.stop() == 0
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_config_is_accepted_before_and_after_the_command(tmp_path: Path, where: str) -> None:
+    (tmp_path / "prod.yaml").write_text("server:\n  port: 8080\n")
+    arguments = ("--config", "prod.yaml")
+    command = (*arguments, "check-config") if where == "before" else ("check-config", *arguments)
+    result = run_cli(tmp_path, {}, *command)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["server"]["port"] == 8080
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("serve", "--port", "18100x"),
+         "server.port: expected an integer, got '18100x' (from --port)"),
+        (("serve", "--port", "0"), "server.port: must be between 1 and 65535, got 0 (from --port)"),
+        (("check-config", "--config", "missing.yaml"),
+         "config file not found: missing.yaml (from --config)"),
+    ],
+)  # fmt: skip
+def test_a_bad_option_is_a_configuration_error(
+    tmp_path: Path, arguments: tuple[str, ...], message: str
+) -> None:
+    result = run_cli(tmp_path, {}, *arguments)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2,
+        "",
+        f"oncall-server: configuration error: {message}\n",
+    )
 
 
 def test_migrate_reports_an_unreachable_database_in_one_log_line(tmp_path: Path) -> None:

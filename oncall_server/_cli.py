@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -23,8 +24,17 @@ from oncall_pg import EmbeddedPostgresError
 from ._app import create_app
 from ._config import KEYS, Config, ConfigError, StorageMode, describe, storage_mode
 from ._config_loading import load_config
+from ._listen import PortUnavailable, check_address, listen
 from ._logging import configure_logging
-from ._storage import database_url, migrate_database
+from ._storage import (
+    StartupError,
+    data_dir,
+    database_url,
+    explain,
+    migrate_database,
+    open_store,
+    where,
+)
 
 log = logging.getLogger("oncall_server")
 
@@ -130,12 +140,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"oncall-server: configuration error: {error}", file=sys.stderr)
         return 2
     if arguments.command == "check-config":
-        print(json.dumps({"storage": storage_mode(config).value, **describe(config)}, indent=2))
-        return 0
+        return _check_config(config)
     configure_logging(config.logging.level)
     if arguments.command == "migrate":
         return _migrate(config)
     return _serve(config)
+
+
+def _check_config(config: Config) -> int:
+    try:
+        check_address(config)
+    except ConfigError as error:
+        print(f"oncall-server: configuration error: {error}", file=sys.stderr)
+        return 2
+    shown = describe(config)
+    if storage_mode(config) is StorageMode.EMBEDDED:
+        shown["database"]["data_dir"] = str(data_dir(config))  # the default, resolved
+    print(json.dumps({"storage": storage_mode(config).value, **shown}, indent=2))
+    return 0
 
 
 def _migrate(config: Config) -> int:
@@ -149,33 +171,72 @@ def _migrate(config: Config) -> int:
 
     try:
         asyncio.run(run())
-    except (OncallError, EmbeddedPostgresError, psycopg.Error, OSError) as error:
-        log.error("migration failed", extra={"fields": {"error": str(error)}})
+    except (StartupError, OncallError, EmbeddedPostgresError, psycopg.Error, OSError) as error:
+        log.error("migration failed", extra={"fields": {"error": explain(error, config)}})
         return 1
     return 0
 
 
 def _serve(config: Config) -> int:
+    """Bind, open the store, serve until SIGTERM/SIGINT; the exit status (see docs)."""
+    try:
+        sockets = listen(config)
+    except ConfigError as error:
+        print(f"oncall-server: configuration error: {error}", file=sys.stderr)
+        return 2
+    except PortUnavailable as error:
+        log.error("start-up failed", extra={"fields": {"error": str(error)}})
+        return 3
     log.info(
         "starting",
         extra={"fields": {"config": describe(config), "storage": storage_mode(config).value}},
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config),
-            host=config.server.address,
-            port=config.server.port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
-        )
+    settings = uvicorn.Config(
+        _not_yet_open,  # replaced by the app once the store is open
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
     )
-    # uvicorn stops gracefully on SIGTERM/SIGINT, then raises the signal again for
-    # the handler that was there before it; with this one in place that ends the
-    # shutdown here, so the process logs "stopped" and exits with status 0.
-    for stop_signal in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop_signal, lambda *_: None)
-    server.run()  # exits the process with status 3 itself when start-up fails
-    log.info("stopped")
-    return 0
+    lost: list[str] = []
+    server = uvicorn.Server(settings)
+
+    def on_lost(reason: str) -> None:
+        # The store can never serve again: stop, and exit non-zero for a supervisor.
+        log.error("storage lost", extra={"fields": {"error": reason}})
+        lost.append(reason)
+        server.should_exit = True
+
+    async def run() -> int:
+        try:
+            async with open_store(config, on_lost=on_lost) as store:
+                settings.app = create_app(store=store)
+                log.info("listening", extra={"fields": _listening(config, sockets)})
+                # uvicorn stops gracefully on SIGTERM/SIGINT, then raises the signal again
+                # for the handler that was there before it; with this one in place that
+                # ends the shutdown here, so the process logs "stopped" and exits.
+                for stop_signal in (signal.SIGTERM, signal.SIGINT):
+                    signal.signal(stop_signal, lambda *_: None)
+                await server.serve(sockets=sockets)
+        except StartupError as error:
+            log.error("start-up failed", extra={"fields": {"error": str(error)}})
+            return 3
+        finally:
+            for sock in sockets:
+                sock.close()
+        return 1 if lost else 0
+
+    with asyncio.Runner(loop_factory=settings.get_loop_factory()) as runner:
+        status = runner.run(run())
+    log.info("stopped", extra={"fields": {"exit_status": status}})
+    return status
+
+
+async def _not_yet_open(_scope: object, _receive: object, _send: object) -> None:
+    raise RuntimeError("the store is not open yet")
+
+
+def _listening(config: Config, sockets: list[socket.socket]) -> dict[str, object]:
+    host, port = sockets[0].getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return {"url": f"http://{shown}:{port}", **where(config)}

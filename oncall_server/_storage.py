@@ -1,35 +1,112 @@
-"""Choosing and opening the store the configuration asks for.
+"""Choosing and opening the store the configuration asks for, and keeping it alive.
 
 ``ONCALL_USE_DATABASE=false`` gives the in-memory store (seed compatible); a
 configured database URL or host gives that external PostgreSQL; otherwise the
 embedded PostgreSQL runs in the data directory.  In both PostgreSQL modes the
 migrations run first (under an advisory lock, so replicas may start together).
+
+Failing to open is :class:`StartupError`, whose message is one line: the cause, then
+the configuration key to change.
+
+Theory of operation: the embedded PostgreSQL
+-------------------------------------------
+The server owns the embedded PostgreSQL, so nobody else will notice if it dies: an
+external database has its own supervisor, this one has only us.  While the store is
+open, a watcher checks every :data:`WATCH_INTERVAL` seconds that the postmaster still
+runs (a look at one process, no query).  When it has died, the watcher starts it again
+on the same data directory; PostgreSQL's crash recovery keeps every committed write, and
+the pool replaces its broken connections on their next checkout, so requests succeed
+again within seconds.  A start can fail while the dead server's last backends are still
+exiting, so the watcher retries for :data:`RESTART_GUARD` seconds.  After that it gives
+up: it calls ``on_lost`` with the reason, once, and stops watching.  The process can
+then never serve again, so the caller ends it (the command exits non-zero, for a
+supervisor to restart it) or reports it (``/healthz`` answers 503).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
-from oncall_core import MemoryStore, Store
-from oncall_pg import EmbeddedPostgres, PostgresStore, default_data_dir, migrate
+from oncall_core import MemoryStore, OncallError, Store
+from oncall_pg import (
+    EmbeddedPostgres,
+    EmbeddedPostgresError,
+    PostgresStore,
+    SchemaTooNew,
+    default_data_dir,
+    migrate,
+)
 
 from ._cache import CachedStore
-from ._config import KEYS, Config, StorageMode, conninfo, describe, storage_mode
+from ._config import KEYS, Config, StorageMode, conninfo, storage_mode
 
 log = logging.getLogger("oncall_server")
 
+# Seconds between two looks at the embedded postmaster.
+WATCH_INTERVAL = 0.5
+# Seconds the watcher keeps trying to start a dead embedded PostgreSQL again.
+RESTART_GUARD = 30.0
+# Seconds between two of those attempts.
+_RESTART_PAUSE = 0.5
+
+
+def _setting(*path: str) -> str:
+    key = KEYS[path]
+    return f"{key.name} ({key.variable})"
+
+
 # How to do without the embedded PostgreSQL: the end of its start-up error.
 _EMBEDDED_REMEDY = (
-    f"To do without it, set {KEYS[('database', 'url')].variable} "
-    f"(or {KEYS[('database', 'host')].variable}) to use an external PostgreSQL, "
+    f"Set {_setting('database', 'data_dir')} to another directory, "
+    f"or do without it: set {_setting('database', 'url')} or "
+    f"{_setting('database', 'host')} to use an external PostgreSQL, "
     f"or {KEYS[('use_database',)].variable}=false for the in-memory store."
 )
+
+
+class StartupError(Exception):
+    """The store could not be opened.  The message is one line: the cause, then the
+    configuration key to change."""
+
+
+def one_line(text: str) -> str:
+    """``text`` with its lines joined as sentences: a log line or an error is one line."""
+    parts = [part.strip() for part in text.splitlines() if part.strip()]
+    return " ".join(part if part[-1] in ".:;!?" else f"{part}." for part in parts[:-1]) + (
+        f" {parts[-1]}" if len(parts) > 1 else "".join(parts)
+    )
+
+
+def data_dir(config: Config) -> Path:
+    """The embedded PostgreSQL's data directory: ``database.data_dir`` or the default."""
+    return Path(config.database.data_dir) if config.database.data_dir else default_data_dir()
+
+
+def where(config: Config) -> dict[str, object]:
+    """Where the data is, for the ``storage`` log line, secrets masked: the mode, and the
+    host, port and database actually used (from ``database.url`` when it is set), or the
+    embedded data directory."""
+    mode = storage_mode(config)
+    if mode is StorageMode.MEMORY:
+        return {"mode": mode.value}
+    if mode is StorageMode.EMBEDDED:
+        return {"mode": mode.value, "data_dir": str(data_dir(config))}
+    # libpq's own defaults for what the string leaves out (a missing host is its
+    # default Unix-socket directory, which libpq alone knows).
+    parts = conninfo_to_dict(conninfo(config))
+    return {
+        "mode": mode.value,
+        "host": parts.get("host") or "(libpq default)",
+        "port": int(str(parts.get("port") or 5432).split(",")[0]),
+        "database": parts.get("dbname") or parts.get("user") or "(libpq default)",
+    }
 
 
 async def migrate_database(url: str) -> tuple[int, ...]:
@@ -41,48 +118,130 @@ async def migrate_database(url: str) -> tuple[int, ...]:
 
 
 @asynccontextmanager
-async def database_url(config: Config) -> AsyncIterator[str]:
+async def database_url(
+    config: Config, *, on_lost: Callable[[str], None] | None = None
+) -> AsyncIterator[str]:
     """The URL of the configured PostgreSQL, starting (and finally stopping) the
-    embedded one when no external database is configured."""
+    embedded one when no external database is configured, and keeping it running
+    meanwhile (``on_lost`` is told if that becomes impossible).
+
+    Raises :class:`StartupError` if the embedded PostgreSQL does not start.
+    """
+    log.info("storage", extra={"fields": where(config)})
     if storage_mode(config) is StorageMode.EXTERNAL:
-        log.info("storage", extra={"fields": {"mode": "external", **_where(config)}})
         yield conninfo(config)
         return
-    data_dir = Path(config.database.data_dir) if config.database.data_dir else default_data_dir()
-    server = EmbeddedPostgres(data_dir, remedy=_EMBEDDED_REMEDY)
-    log.info("storage", extra={"fields": {"mode": "embedded", "data_dir": str(data_dir)}})
-    url = await asyncio.to_thread(server.start)
+    server = EmbeddedPostgres(data_dir(config), remedy=_EMBEDDED_REMEDY)
+    try:
+        url = await asyncio.to_thread(server.start)
+    except EmbeddedPostgresError as error:
+        raise StartupError(one_line(str(error))) from error
+    watcher = asyncio.create_task(_keep_running(server, on_lost or _ignore))
     try:
         yield url
     finally:
+        watcher.cancel()
         await asyncio.to_thread(server.stop)
-        log.info("embedded postgres stopped", extra={"fields": {"data_dir": str(data_dir)}})
+        log.info("embedded postgres stopped", extra={"fields": {"data_dir": str(server.data_dir)}})
 
 
-def _where(config: Config) -> dict[str, object]:
-    database = describe(config)["database"]
-    assert isinstance(database, dict)
-    return {key: database[key] for key in ("url", "host", "port", "database") if database.get(key)}
+def _ignore(_reason: str) -> None:
+    pass
+
+
+async def _keep_running(server: EmbeddedPostgres, on_lost: Callable[[str], None]) -> None:
+    """Start the embedded PostgreSQL again whenever it dies (see the module docstring)."""
+    fields = {"data_dir": str(server.data_dir)}
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(WATCH_INTERVAL)
+        if server.is_running:
+            continue
+        log.warning("embedded postgres died; restarting it", extra={"fields": fields})
+        deadline = loop.time() + RESTART_GUARD
+        while True:
+            try:
+                await asyncio.to_thread(server.start)
+                break
+            except EmbeddedPostgresError as error:
+                # Ends: the deadline is fixed and each attempt takes time.
+                if loop.time() >= deadline:
+                    reason = (
+                        f"the embedded PostgreSQL died and did not start again within "
+                        f"{RESTART_GUARD:g} s: {one_line(str(error))}"
+                    )
+                    on_lost(reason)
+                    return
+                await asyncio.sleep(_RESTART_PAUSE)
+        log.info("embedded postgres restarted", extra={"fields": fields})
 
 
 @asynccontextmanager
-async def open_store(config: Config) -> AsyncIterator[Store]:
-    """The store the configuration asks for, open for the duration of the block."""
+async def open_store(
+    config: Config, *, on_lost: Callable[[str], None] | None = None
+) -> AsyncIterator[Store]:
+    """The store the configuration asks for, open for the duration of the block.
+
+    Raises :class:`StartupError` (one line: the cause and the key to change) if it
+    cannot be opened.  ``on_lost`` is called, once, with the reason, if the embedded
+    PostgreSQL dies and cannot be started again.
+    """
     if storage_mode(config) is StorageMode.MEMORY:
-        log.info("storage", extra={"fields": {"mode": "memory"}})
+        log.info("storage", extra={"fields": where(config)})
         yield MemoryStore()
         return
-    async with database_url(config) as url:
-        await migrate_database(url)
-        store: Store = await PostgresStore.open(
-            url,
-            min_size=config.database.min_connections,
-            max_size=config.database.max_connections,
-            timeout=config.database.pool_timeout,
-        )
+    async with database_url(config, on_lost=on_lost) as url:
+        try:
+            await migrate_database(url)
+            store: Store = await PostgresStore.open(
+                url,
+                min_size=config.database.min_connections,
+                max_size=config.database.max_connections,
+                timeout=config.database.pool_timeout,
+            )
+        except (OncallError, psycopg.Error, OSError) as error:
+            raise StartupError(explain(error, config)) from error
         if config.database.cache_ttl:
             store = CachedStore(store, ttl=config.database.cache_ttl)
         try:
             yield store
         finally:
             await store.close()
+
+
+# The settings to change for a server error, by SQLSTATE class or code.
+_AUTHENTICATION = ("28",)  # invalid authorization: role, password
+_NO_DATABASE = ("3D000",)
+
+
+def explain(error: BaseException, config: Config) -> str:
+    """One line for an error that prevents using the database: the cause, then the
+    configuration key to change (secrets masked)."""
+    if isinstance(error, StartupError | EmbeddedPostgresError):
+        return one_line(str(error))
+    if isinstance(error, SchemaTooNew):
+        return f"{one_line(str(error))}; run a newer oncall-server"
+    mode = storage_mode(config)
+    if mode is StorageMode.EMBEDDED:
+        target = f"the embedded PostgreSQL in {data_dir(config)}"
+        keys = _setting("database", "data_dir")
+    else:
+        place = where(config)
+        target = f"PostgreSQL at {place['host']}:{place['port']}, database {place['database']}"
+        if config.database.url is not None:
+            keys = _setting("database", "url")
+        else:
+            sqlstate = getattr(error, "sqlstate", None) or ""
+            if sqlstate.startswith(_AUTHENTICATION):
+                paths = [("database", "user"), ("database", "password")]
+            elif sqlstate in _NO_DATABASE:
+                paths = [("database", "database")]
+            else:
+                paths = [("database", "host"), ("database", "port")]
+            keys = " or ".join(_setting(*path) for path in paths)
+    # psycopg's messages name host, port, user and database, never the password.
+    cause = one_line(str(error)) or type(error).__name__
+    remedy = f"check {keys}"
+    if mode is StorageMode.EXTERNAL and config.database.url is None:
+        remedy += f"; or unset {_setting('database', 'host')} to use the embedded PostgreSQL"
+    return f"cannot use {target}: {cause}; {remedy}"

@@ -585,8 +585,10 @@ def test_an_embedded_server_that_cannot_start_names_the_settings_to_do_without(
     failed = json.loads(result.stderr.splitlines()[-1])
     assert failed["event"] == "migration failed"
     assert failed["error"].endswith(
-        "\nTo do without it, set ONCALL_DATABASE__URL (or ONCALL_DATABASE__HOST) to use an "
-        "external PostgreSQL, or ONCALL_USE_DATABASE=false for the in-memory store."
+        " Set database.data_dir (ONCALL_DATABASE__DATA_DIR) to another directory, or do "
+        "without it: set database.url (ONCALL_DATABASE__URL) or database.host "
+        "(ONCALL_DATABASE__HOST) to use an external PostgreSQL, or ONCALL_USE_DATABASE=false "
+        "for the in-memory store."
     )
 
 
@@ -642,7 +644,7 @@ SECRETS = st.text(
 def test_describe_never_contains_the_password(secret: str) -> None:
     # What the output holds anyway (the masked URLs included): a secret that is part
     # of it, such as "postgr", proves nothing.
-    baseline = json.dumps(describe(Config())) + (
+    baseline = json.dumps(describe(Config())) + repr(Config()) + (
         " postgresql://app:***@db/oncall postgresql://app@db/oncall?password=***"
     )
     assume(secret not in baseline and quote(secret, safe="") not in baseline)

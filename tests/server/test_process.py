@@ -153,6 +153,22 @@ def test_sigterm_under_load_loses_no_acknowledged_write(run_server: Any, databas
     assert acknowledged <= stored
 
 
+def test_the_storage_line_shows_the_host_port_and_database_a_url_names(
+    run_server: Any, database_url: str
+) -> None:
+    parts = psycopg.conninfo.conninfo_to_dict(database_url)
+    server = run_server({"ONCALL_DATABASE__URL": database_url})
+    assert server.stop() == 0
+    storage = next(line for line in server.log_lines() if line["event"] == "storage")
+    assert storage == {
+        **{key: storage[key] for key in ("time", "level", "logger", "event")},
+        "mode": "external",
+        "host": parts.get("host") or "(libpq default)",
+        "port": int(parts.get("port") or 5432),
+        "database": parts["dbname"],
+    }
+
+
 def test_embedded_mode_keeps_data_across_restarts(run_server: Any, tmp_path: Path) -> None:
     environ = {"ONCALL_DATABASE__DATA_DIR": str(tmp_path / "pgdata")}
     first = run_server(environ)

@@ -141,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if arguments.command == "check-config":
         return _check_config(config)
-    configure_logging(config.logging.level)
+    configure_logging(config.logging.level, config.logging.format)
     if arguments.command == "migrate":
         return _migrate(config)
     return _serve(config)
@@ -167,7 +167,8 @@ def _migrate(config: Config) -> int:
 
     async def run() -> None:
         async with database_url(config) as url:
-            await migrate_database(url)
+            applied = await migrate_database(url)
+        log.info("migrations", extra={"fields": {"applied": list(applied)}})
 
     try:
         asyncio.run(run())
@@ -187,7 +188,7 @@ def _serve(config: Config) -> int:
     except PortUnavailable as error:
         log.error("start-up failed", extra={"fields": {"error": str(error)}})
         return 3
-    log.info(
+    log.debug(
         "starting",
         extra={"fields": {"config": describe(config), "storage": storage_mode(config).value}},
     )
@@ -207,16 +208,21 @@ def _serve(config: Config) -> int:
         lost.append(reason)
         server.should_exit = True
 
+    def on_stop_signal(_number: int, _frame: object) -> None:
+        server.should_exit = True  # the server then stops as soon as it has started
+
+    # From here on SIGTERM/SIGINT stop the server gracefully: uvicorn's own handlers
+    # while it serves; before, and after (uvicorn raises the signal again for the
+    # handler that was there before it), this one, so the process logs "stopped".
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, on_stop_signal)
+
     async def run() -> int:
         try:
             async with open_store(config, on_lost=on_lost) as store:
                 settings.app = create_app(store=store)
-                log.info("listening", extra={"fields": _listening(config, sockets)})
-                # uvicorn stops gracefully on SIGTERM/SIGINT, then raises the signal again
-                # for the handler that was there before it; with this one in place that
-                # ends the shutdown here, so the process logs "stopped" and exits.
-                for stop_signal in (signal.SIGTERM, signal.SIGINT):
-                    signal.signal(stop_signal, lambda *_: None)
+                fields = _listening(config, sockets)
+                log.info("listening", extra={"fields": fields, "text": _plainly(fields)})
                 await server.serve(sockets=sockets)
         except StartupError as error:
             log.error("start-up failed", extra={"fields": {"error": str(error)}})
@@ -230,6 +236,19 @@ def _serve(config: Config) -> int:
         status = runner.run(run())
     log.info("stopped", extra={"fields": {"exit_status": status}})
     return status
+
+
+def _plainly(fields: dict[str, object]) -> str:
+    """Where the server listens and where its data is, in a sentence."""
+    data = {
+        "memory": "in memory (lost when the server stops)",
+        "embedded": f"in the embedded PostgreSQL in {fields.get('data_dir')}",
+        "external": (
+            f"in PostgreSQL at {fields.get('host')}:{fields.get('port')}, "
+            f"database {fields.get('database')}"
+        ),
+    }[str(fields["mode"])]
+    return f"listening on {fields['url']}; the data is {data}"
 
 
 async def _not_yet_open(_scope: object, _receive: object, _send: object) -> None:

@@ -112,9 +112,7 @@ def where(config: Config) -> dict[str, object]:
 async def migrate_database(url: str) -> tuple[int, ...]:
     """Apply pending migrations to the database at ``url``; the versions applied."""
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
-        applied = await migrate(connection)
-    log.info("migrations", extra={"fields": {"applied": list(applied)}})
-    return applied
+        return await migrate(connection)
 
 
 @asynccontextmanager
@@ -127,7 +125,7 @@ async def database_url(
 
     Raises :class:`StartupError` if the embedded PostgreSQL does not start.
     """
-    log.info("storage", extra={"fields": where(config)})
+    log.debug("storage", extra={"fields": where(config)})
     if storage_mode(config) is StorageMode.EXTERNAL:
         yield conninfo(config)
         return
@@ -142,7 +140,7 @@ async def database_url(
     finally:
         watcher.cancel()
         await asyncio.to_thread(server.stop)
-        log.info("embedded postgres stopped", extra={"fields": {"data_dir": str(server.data_dir)}})
+        log.debug("embedded postgres stopped", extra={"fields": {"data_dir": str(server.data_dir)}})
 
 
 def _ignore(_reason: str) -> None:
@@ -187,12 +185,18 @@ async def open_store(
     PostgreSQL dies and cannot be started again.
     """
     if storage_mode(config) is StorageMode.MEMORY:
-        log.info("storage", extra={"fields": where(config)})
+        log.debug("storage", extra={"fields": where(config)})
         yield MemoryStore()
         return
     async with database_url(config, on_lost=on_lost) as url:
         try:
-            await migrate_database(url)
+            applied = await migrate_database(url)
+            # Worth the operator's attention only when it changed something.
+            log.log(
+                logging.INFO if applied else logging.DEBUG,
+                "migrations",
+                extra={"fields": {"applied": list(applied)}},
+            )
             store: Store = await PostgresStore.open(
                 url,
                 min_size=config.database.min_connections,

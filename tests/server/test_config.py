@@ -92,7 +92,7 @@ DEFAULTS: dict[str, Any] = {
         "pool_timeout": 5.0,
         "cache_ttl": 0.5,
     },
-    "logging": {"level": "info"},
+    "logging": {"level": "info", "format": "auto"},
     "use_database": True,
 }
 
@@ -159,6 +159,8 @@ KINDS = [
     ("database: {cache_ttl: 1}", "ONCALL_DATABASE__CACHE_TTL", "0", "database.cache_ttl", 1.0, 0.0),
     ("logging: {level: debug}", "ONCALL_LOGGING__LEVEL", "WARNING", "logging.level", "debug",
      "warning"),
+    ("logging: {format: text}", "ONCALL_LOGGING__FORMAT", "JSON", "logging.format", "text",
+     "json"),
     ("use_database: false", "ONCALL_USE_DATABASE", "true", "use_database", False, True),
 ]  # fmt: skip
 
@@ -390,6 +392,8 @@ FILE_ERRORS = [
     ("logging: {level: loud}\n", "logging.level",
      "logging.level: must be one of debug, info, warning, error, critical; got 'loud'"
      " (in config.yaml)"),
+    ("logging: {format: yaml}\n", "logging.format",
+     "logging.format: must be one of auto, text, json; got 'yaml' (in config.yaml)"),
     ("use_database: maybe\n", "use_database",
      "use_database: expected true or false, got 'maybe' (in config.yaml)"),
     ("server: {port: 80\n", None,

@@ -119,9 +119,9 @@ def test_memory_mode_serves_logs_json_and_stops_cleanly(run_server: Any) -> None
     assert server.stop() == 0
     lines = server.log_lines()  # every line is JSON
     events = [line["event"] for line in lines]
-    assert "starting" in events and "stopped" in events
-    storage = next(line for line in lines if line["event"] == "storage")
-    assert storage["mode"] == "memory"
+    assert events[0] == "listening" and events[-1] == "stopped"
+    listening = lines[0]
+    assert (listening["mode"], listening["url"]) == ("memory", f"http://127.0.0.1:{server.port}")
     requests = [line for line in lines if line["event"] == "request"]
     assert {(r["method"], r["path"], r["status"]) for r in requests} >= {
         ("POST", "/schedule", 201),
@@ -157,9 +157,14 @@ def test_the_storage_line_shows_the_host_port_and_database_a_url_names(
     run_server: Any, database_url: str
 ) -> None:
     parts = psycopg.conninfo.conninfo_to_dict(database_url)
-    server = run_server({"ONCALL_DATABASE__URL": database_url})
+    server = run_server({"ONCALL_DATABASE__URL": database_url, "ONCALL_LOGGING__LEVEL": "debug"})
     assert server.stop() == 0
-    storage = next(line for line in server.log_lines() if line["event"] == "storage")
+    lines = server.log_lines()
+    storage = next(line for line in lines if line["event"] == "storage")
+    listening = next(line for line in lines if line["event"] == "listening")
+    assert {key: listening[key] for key in ("mode", "host", "port", "database")} == {
+        key: storage[key] for key in ("mode", "host", "port", "database")
+    }
     assert storage == {
         **{key: storage[key] for key in ("time", "level", "logger", "event")},
         "mode": "external",
@@ -174,8 +179,8 @@ def test_embedded_mode_keeps_data_across_restarts(run_server: Any, tmp_path: Pat
     first = run_server(environ)
     assert first.request("POST", "/schedule", {**SHIFT, "name": "day"})[0] == 201
     assert first.stop() == 0
-    storage = next(line for line in first.log_lines() if line["event"] == "storage")
-    assert (storage["mode"], storage["data_dir"]) == ("embedded", str(tmp_path / "pgdata"))
+    listening = next(line for line in first.log_lines() if line["event"] == "listening")
+    assert (listening["mode"], listening["data_dir"]) == ("embedded", str(tmp_path / "pgdata"))
     second = run_server(environ)
     status, body = second.request("GET", "/schedule?team=ops&time=2025-04-28T14:30:00Z")
     assert (status, body["oncall"]) == (200, "Ann")

@@ -167,8 +167,8 @@ class EmbeddedPostgres:
             raise self._start_error(_describe(error, self.data_dir)) from error
         if others:
             raise self._start_error(
-                f"it is in use by process {others[0]}, which started it; only one process "
-                "may use an embedded data directory"
+                f"another process (pid {others[0]}) is using it; only one process may use "
+                "an embedded data directory"
             )
         try:
             # Not get_server(): its per-process cache can hand back a handle whose server
@@ -193,7 +193,7 @@ class EmbeddedPostgres:
         except Exception as error:
             # The library's fallback kill fails if the server exits meanwhile: only a server
             # still running is a failure.
-            if server.get_postmaster_info().is_running():
+            if _is_running_postgres(server.get_postmaster_info().pid):
                 raise EmbeddedPostgresError(
                     f"could not stop the embedded PostgreSQL server in {self.data_dir}: "
                     f"{_describe(error, self.data_dir)}",

@@ -18,7 +18,9 @@ on the same data directory; PostgreSQL's crash recovery keeps every committed wr
 the pool replaces its broken connections on their next checkout, so requests succeed
 again within seconds.  A start can fail while the dead server's last backends are still
 exiting, so the watcher retries for :data:`RESTART_GUARD` seconds.  After that it gives
-up: it calls ``on_lost`` with the reason, once, and stops watching.  The process can
+up: it calls ``on_lost`` with the reason, once, and stops watching.  It gives up at
+once if the data directory no longer holds the cluster: starting there would create a
+new, empty one.  The process can
 then never serve again, so the caller ends it (the command exits non-zero, for a
 supervisor to restart it) or reports it (``/healthz`` answers 503).
 """
@@ -52,7 +54,7 @@ log = logging.getLogger("oncall_server")
 # Seconds between two looks at the embedded postmaster.
 WATCH_INTERVAL = 0.5
 # Seconds the watcher keeps trying to start a dead embedded PostgreSQL again.
-RESTART_GUARD = 30.0
+RESTART_GUARD = 10.0
 # Seconds between two of those attempts.
 _RESTART_PAUSE = 0.5
 
@@ -69,6 +71,18 @@ _EMBEDDED_REMEDY = (
     f"{_setting('database', 'host')} to use an external PostgreSQL, "
     f"or {KEYS[('use_database',)].variable}=false for the in-memory store."
 )
+
+
+class Liveness:
+    """Whether the store can ever serve again: ``lost`` is None, or the reason it cannot
+    (the embedded PostgreSQL died for good).  ``/healthz`` reports it."""
+
+    def __init__(self) -> None:
+        self.lost: str | None = None
+
+    def lose(self, reason: str) -> None:
+        """Record that the store can never serve again, and why."""
+        self.lost = reason
 
 
 class StartupError(Exception):
@@ -139,8 +153,15 @@ async def database_url(
         yield url
     finally:
         watcher.cancel()
-        await asyncio.to_thread(server.stop)
-        log.debug("embedded postgres stopped", extra={"fields": {"data_dir": str(server.data_dir)}})
+        try:
+            await asyncio.to_thread(server.stop)
+        except EmbeddedPostgresError as error:
+            log.error(
+                "embedded postgres not stopped", extra={"fields": {"error": one_line(str(error))}}
+            )
+        else:
+            fields = {"data_dir": str(server.data_dir)}
+            log.debug("embedded postgres stopped", extra={"fields": fields})
 
 
 def _ignore(_reason: str) -> None:
@@ -156,6 +177,13 @@ async def _keep_running(server: EmbeddedPostgres, on_lost: Callable[[str], None]
         if server.is_running:
             continue
         log.warning("embedded postgres died; restarting it", extra={"fields": fields})
+        if not (server.data_dir / "PG_VERSION").is_file():
+            # Starting would create a new, empty cluster: the data would be gone silently.
+            on_lost(
+                f"the embedded PostgreSQL died, and its data directory {server.data_dir} "
+                "no longer holds its cluster (no PG_VERSION)"
+            )
+            return
         deadline = loop.time() + RESTART_GUARD
         while True:
             try:

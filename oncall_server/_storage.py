@@ -241,9 +241,24 @@ async def open_store(
             await store.close()
 
 
-# The settings to change for a server error, by SQLSTATE class or code.
-_AUTHENTICATION = ("28",)  # invalid authorization: role, password
-_NO_DATABASE = ("3D000",)
+# The keys to check for a failed connection, by what libpq says.  libpq reports a
+# failed connection as text only (there is no SQLSTATE without a result), so these match
+# its messages; anything else names every connection key.
+_CONNECTION_KEYS: list[tuple[tuple[str, ...], list[tuple[str, str]]]] = [
+    (
+        ("password authentication failed", "no password supplied", 'role "'),
+        [("database", "user"), ("database", "password")],
+    ),
+    (("does not exist",), [("database", "database")]),  # after 'role "x" does not exist'
+    (
+        ("Connection refused", "could not translate host name", "timeout expired",
+         "No such file or directory", "No route to host"),
+        [("database", "host"), ("database", "port")],
+    ),
+]  # fmt: skip
+_EVERY_CONNECTION_KEY = [
+    ("database", name) for name in ("host", "port", "user", "password", "database")
+]
 
 
 def explain(error: BaseException, config: Config) -> str:
@@ -263,13 +278,11 @@ def explain(error: BaseException, config: Config) -> str:
         if config.database.url is not None:
             keys = _setting("database", "url")
         else:
-            sqlstate = getattr(error, "sqlstate", None) or ""
-            if sqlstate.startswith(_AUTHENTICATION):
-                paths = [("database", "user"), ("database", "password")]
-            elif sqlstate in _NO_DATABASE:
-                paths = [("database", "database")]
-            else:
-                paths = [("database", "host"), ("database", "port")]
+            said = str(error)
+            paths = next(
+                (paths for words, paths in _CONNECTION_KEYS if any(w in said for w in words)),
+                _EVERY_CONNECTION_KEY,
+            )
             keys = " or ".join(_setting(*path) for path in paths)
     # psycopg's messages name host, port, user and database, never the password.
     cause = one_line(str(error)) or type(error).__name__

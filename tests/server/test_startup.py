@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from tests.server.test_process import free_port, run_cli
 
@@ -135,3 +136,21 @@ def test_check_config_shows_the_embedded_data_directory_that_will_be_used(
     shown = json.loads(result.stdout)
     assert shown["storage"] == "embedded"
     assert shown["database"]["data_dir"] == str(tmp_path / "share/oncall-schedule/postgres")
+
+
+def test_a_missing_database_names_the_database_key(tmp_path: Path, postgres_url: str) -> None:
+    server = conninfo_to_dict(postgres_url)
+    environ = {
+        "ONCALL_DATABASE__HOST": str(server.get("host") or "localhost"),
+        "ONCALL_DATABASE__PORT": str(server.get("port") or 5432),
+        "ONCALL_DATABASE__USER": str(server.get("user") or "postgres"),
+        "ONCALL_DATABASE__DATABASE": "no_such_database",
+    }
+    status, error = failure(tmp_path, environ, "serve")
+    assert status == 3
+    assert error.startswith("cannot use PostgreSQL at ")
+    assert 'database "no_such_database" does not exist' in error
+    assert error.endswith(
+        "; check database.database (ONCALL_DATABASE__DATABASE); or unset database.host "
+        "(ONCALL_DATABASE__HOST) to use the embedded PostgreSQL"
+    )

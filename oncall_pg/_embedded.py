@@ -166,17 +166,27 @@ class EmbeddedPostgres:
         except Exception as error:  # the library raises whatever its tools and checks raise
             raise self._start_error(_describe(error, self.data_dir)) from error
         if others:
-            raise self._start_error(
-                f"another process (pid {others[0]}) is using it; only one process may use "
-                "an embedded data directory"
-            )
+            raise self._in_use(others[0])
         try:
             # Not get_server(): its per-process cache can hand back a handle whose server
             # has since been stopped.
             self._server = PostgresServer(self.data_dir, cleanup_mode="stop")
         except Exception as error:
             raise self._start_error(_describe(error, self.data_dir)) from error
+        # Checked again now that this process is registered: another one that started
+        # between the check above and the registration is seen here (and it sees this
+        # one), so two processes starting at once never share; both may be refused.
+        others = _other_users(self.data_dir)
+        if others:
+            self.stop()  # not the last user: the server stays up for the other
+            raise self._in_use(others[0])
         return self.conninfo
+
+    def _in_use(self, pid: int) -> EmbeddedPostgresError:
+        return self._start_error(
+            f"another process (pid {pid}) is using it; only one process may use an embedded "
+            "data directory"
+        )
 
     def stop(self) -> None:
         """Stop the server; the data stays.  Does nothing if it is not running.
@@ -249,6 +259,16 @@ def _clear_stale_state(data_dir: Path) -> list[int]:
         _remove_stale_pid_file(data_dir / "postmaster.pid")
         live = _forget_dead_handles(DiskList(data_dir / _HANDLES_FILE))
     return [pid for pid in live if pid != os.getpid()]
+
+
+def _other_users(data_dir: Path) -> list[int]:
+    """The other live processes registered as users of the server in ``data_dir``."""
+    with PostgresServer._lock:
+        try:
+            pids = DiskList(data_dir / _HANDLES_FILE).get()
+        except ValueError:
+            pids = []
+    return [pid for pid in pids if pid != os.getpid() and _is_alive(pid)]
 
 
 def _remove_stale_pid_file(pid_file: Path) -> None:

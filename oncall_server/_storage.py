@@ -28,6 +28,7 @@ supervisor to restart it) or reports it (``/healthz`` answers 503).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -148,11 +149,13 @@ async def database_url(
         url = await asyncio.to_thread(server.start)
     except EmbeddedPostgresError as error:
         raise StartupError(one_line(str(error))) from error
-    watcher = asyncio.create_task(_keep_running(server, on_lost or _ignore))
+    stopping = asyncio.Event()
+    watcher = asyncio.create_task(_keep_running(server, on_lost or _ignore, stopping))
     try:
         yield url
     finally:
-        watcher.cancel()
+        stopping.set()
+        await watcher  # a restart under way finishes first; stop() then stops it
         try:
             await asyncio.to_thread(server.stop)
         except EmbeddedPostgresError as error:
@@ -168,13 +171,18 @@ def _ignore(_reason: str) -> None:
     pass
 
 
-async def _keep_running(server: EmbeddedPostgres, on_lost: Callable[[str], None]) -> None:
-    """Start the embedded PostgreSQL again whenever it dies (see the module docstring)."""
+async def _keep_running(
+    server: EmbeddedPostgres, on_lost: Callable[[str], None], stopping: asyncio.Event
+) -> None:
+    """Start the embedded PostgreSQL again whenever it dies, until ``stopping`` is set
+    (see the module docstring).  Returns between two looks or two attempts, never in
+    the middle of a start, so that the caller's stop() does not race a restart."""
     fields = {"data_dir": str(server.data_dir)}
     loop = asyncio.get_running_loop()
-    while True:
-        await asyncio.sleep(WATCH_INTERVAL)
-        if server.is_running:
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), WATCH_INTERVAL)
+        if stopping.is_set() or server.is_running:
             continue
         log.warning("embedded postgres died; restarting it", extra={"fields": fields})
         if not (server.data_dir / "PG_VERSION").is_file():
@@ -185,12 +193,11 @@ async def _keep_running(server: EmbeddedPostgres, on_lost: Callable[[str], None]
             )
             return
         deadline = loop.time() + RESTART_GUARD
-        while True:
+        # Ends: the deadline is fixed, and each attempt takes time or pauses.
+        while not stopping.is_set():
             try:
                 await asyncio.to_thread(server.start)
-                break
             except EmbeddedPostgresError as error:
-                # Ends: the deadline is fixed and each attempt takes time.
                 if loop.time() >= deadline:
                     reason = (
                         f"the embedded PostgreSQL died and did not start again within "
@@ -199,7 +206,9 @@ async def _keep_running(server: EmbeddedPostgres, on_lost: Callable[[str], None]
                     on_lost(reason)
                     return
                 await asyncio.sleep(_RESTART_PAUSE)
-        log.info("embedded postgres restarted", extra={"fields": fields})
+            else:
+                log.info("embedded postgres restarted", extra={"fields": fields})
+                break
 
 
 @asynccontextmanager

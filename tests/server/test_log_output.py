@@ -31,7 +31,8 @@ def test_the_first_start_logs_two_lines_and_its_internals_only_at_debug(
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "pgdata"
-    server, text = run(tmp_path, {"ONCALL_DATABASE__DATA_DIR": str(data_dir)})
+    environ = {"ONCALL_DATABASE__DATA_DIR": str(data_dir), "ONCALL_LOGGING__FORMAT": "auto"}
+    server, text = run(tmp_path, environ)
     lines = [json.loads(line) for line in text.splitlines()]  # not a terminal: JSON
     # Besides the access-log lines of the test's own /readyz:
     lines = [line for line in lines if line["event"] != "request"]

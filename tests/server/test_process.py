@@ -50,6 +50,7 @@ class Server:
             **os.environ,
             "ONCALL_SERVER__ADDRESS": "127.0.0.1",
             "ONCALL_SERVER__PORT": str(self.port),
+            "ONCALL_LOGGING__FORMAT": "json",  # whatever the developer's shell says
             **environ,
         }
         env.pop("ONCALL_CONFIG", None)

@@ -20,9 +20,10 @@ again within seconds.  A start can fail while the dead server's last backends ar
 exiting, so the watcher retries for :data:`RESTART_GUARD` seconds.  After that it gives
 up: it calls ``on_lost`` with the reason, once, and stops watching.  It gives up at
 once if the data directory no longer holds the cluster: starting there would create a
-new, empty one.  The process can
-then never serve again, so the caller ends it (the command exits non-zero, for a
-supervisor to restart it) or reports it (``/healthz`` answers 503).
+new, empty one.  The process can then never serve again, so the caller ends it (the
+command exits non-zero, for a supervisor to restart it) or reports it (``/healthz``
+answers 503).  The watcher is a task on the server's event loop; a start runs in a
+thread, and closing the store waits for one under way before it stops the server.
 """
 
 from __future__ import annotations

@@ -22,8 +22,11 @@ def run(tmp_path: Path, environ: dict[str, str]) -> tuple[Server, str]:
     server = Server(environ, tmp_path)
     try:
         server.wait_ready()
-    finally:
         assert server.stop() == 0
+    finally:
+        if server.process.poll() is None:  # never leave a server behind, even failing
+            server.process.kill()
+            server.process.wait()
     return server, server.log.read_text()
 
 
@@ -105,8 +108,14 @@ def test_on_a_terminal_the_default_is_text(tmp_path: Path) -> None:
                 seen += os.read(terminal, 4096)
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(STOP_GUARD) == 0
-        os.close(terminal)
+        try:
+            status = process.wait(STOP_GUARD)
+        finally:
+            if process.poll() is None:  # never leave a server behind, even failing
+                process.kill()
+                process.wait()
+            os.close(terminal)
+    assert status == 0
     first = seen.decode().splitlines()[0]
     assert first.endswith(
         f"info    listening on http://127.0.0.1:{port}; "

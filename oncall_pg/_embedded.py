@@ -23,7 +23,15 @@ the interpreter exits, so a forgotten ``stop()`` does not leave it running.
 
 The library counts the processes using a server in ``.handle_pids.json`` and only the last
 one to stop it really stops it.  A crashed run leaves two things behind that the library
-misreads, so ``start()`` clears them first (see :func:`_clear_stale_state`).  Every failure
+misreads, so ``start()`` clears them first (see :func:`_clear_stale_state`).  A live
+process listed there is another owner: the library would quietly share the server with
+it, and each would believe it owns it (stopping it under the other), so ``start()``
+refuses instead.  The server belongs to one process.
+
+A server that dies (``kill -9``, out of memory) is not running any more
+(:attr:`EmbeddedPostgres.is_running`), and ``start()`` starts it again: PostgreSQL's
+crash recovery replays its log, so every committed write is still there.  Watching for
+that and restarting is the owner's job (the HTTP server does it).  Every failure
 to start becomes :class:`EmbeddedPostgresError`; how to do without the server is the
 caller's to say (``remedy``), since only the caller knows its own configuration.
 """
@@ -113,8 +121,16 @@ class EmbeddedPostgres:
 
     @property
     def is_running(self) -> bool:
-        """Whether this instance started (or adopted) a server that is still running."""
-        return self._server is not None and self._server.get_postmaster_info().is_running()
+        """Whether this instance started (or adopted) a server that is still running.
+
+        A server that died (killed, crashed) is not running, even before its process
+        has been reaped; :meth:`start` then starts it again, and PostgreSQL's crash
+        recovery keeps every committed write.
+        """
+        if self._server is None:
+            return False
+        # Not the library's own check: it counts a dead, unreaped process as running.
+        return _is_running_postgres(self._server.get_postmaster_info().pid)
 
     @property
     def conninfo(self) -> str:
@@ -146,13 +162,31 @@ class EmbeddedPostgres:
         self._server = None  # a server that died under us is simply started again
         self._prepare_data_dir()
         try:
-            _clear_stale_state(self.data_dir)
+            others = _clear_stale_state(self.data_dir)
+        except Exception as error:  # the library raises whatever its tools and checks raise
+            raise self._start_error(_describe(error, self.data_dir)) from error
+        if others:
+            raise self._in_use(others[0])
+        try:
             # Not get_server(): its per-process cache can hand back a handle whose server
             # has since been stopped.
             self._server = PostgresServer(self.data_dir, cleanup_mode="stop")
-        except Exception as error:  # the library raises whatever its tools and checks raise
+        except Exception as error:
             raise self._start_error(_describe(error, self.data_dir)) from error
+        # Checked again now that this process is registered: another one that started
+        # between the check above and the registration is seen here (and it sees this
+        # one), so two processes starting at once never share; both may be refused.
+        others = _other_users(self.data_dir)
+        if others:
+            self.stop()  # not the last user: the server stays up for the other
+            raise self._in_use(others[0])
         return self.conninfo
+
+    def _in_use(self, pid: int) -> EmbeddedPostgresError:
+        return self._start_error(
+            f"another process (pid {pid}) is using it; only one process may use an embedded "
+            "data directory"
+        )
 
     def stop(self) -> None:
         """Stop the server; the data stays.  Does nothing if it is not running.
@@ -169,7 +203,7 @@ class EmbeddedPostgres:
         except Exception as error:
             # The library's fallback kill fails if the server exits meanwhile: only a server
             # still running is a failure.
-            if server.get_postmaster_info().is_running():
+            if _is_running_postgres(server.get_postmaster_info().pid):
                 raise EmbeddedPostgresError(
                     f"could not stop the embedded PostgreSQL server in {self.data_dir}: "
                     f"{_describe(error, self.data_dir)}",
@@ -214,15 +248,27 @@ class EmbeddedPostgres:
         return EmbeddedPostgresError(message, data_dir=self.data_dir)
 
 
-def _clear_stale_state(data_dir: Path) -> None:
-    """Undo what a crashed run left behind that would mislead the library or PostgreSQL.
+def _clear_stale_state(data_dir: Path) -> list[int]:
+    """Undo what a crashed run left behind that would mislead the library or PostgreSQL;
+    return the other live processes that use the server (the library would share it).
 
     Held under the library's inter-process lock, the one it takes around its own start
     and stop, so that no other process starts or registers on this server meanwhile.
     """
     with PostgresServer._lock:
         _remove_stale_pid_file(data_dir / "postmaster.pid")
-        _forget_dead_handles(DiskList(data_dir / _HANDLES_FILE))
+        live = _forget_dead_handles(DiskList(data_dir / _HANDLES_FILE))
+    return [pid for pid in live if pid != os.getpid()]
+
+
+def _other_users(data_dir: Path) -> list[int]:
+    """The other live processes registered as users of the server in ``data_dir``."""
+    with PostgresServer._lock:
+        try:
+            pids = DiskList(data_dir / _HANDLES_FILE).get()
+        except ValueError:
+            pids = []
+    return [pid for pid in pids if pid != os.getpid() and _is_alive(pid)]
 
 
 def _remove_stale_pid_file(pid_file: Path) -> None:
@@ -255,16 +301,24 @@ def _is_running_postgres(pid: int) -> bool:
         return True
 
 
-def _forget_dead_handles(handles: DiskList) -> None:
+def _forget_dead_handles(handles: DiskList) -> list[int]:
     # The library stops the server only when the stopping process is the last one listed;
     # a process that crashed stays listed forever, and the server would never be stopped.
     try:
         pids = handles.get()
     except ValueError:  # truncated by a crash
         pids = None
-    live = [pid for pid in pids or [] if psutil.pid_exists(pid)]
+    live = [pid for pid in pids or [] if _is_alive(pid)]
     if live != pids:
         handles.put(live)
+    return live
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _describe(error: BaseException, data_dir: Path) -> str:

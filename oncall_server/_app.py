@@ -20,7 +20,7 @@ from ._config import Config
 from ._errors import exception_handlers
 from ._logging import RequestLog
 from ._routes import ROUTES
-from ._storage import open_store
+from ._storage import Liveness, open_store
 
 
 def utc_now() -> datetime:
@@ -37,7 +37,9 @@ def create_app(
     """The ASGI application.
 
     With ``store``, that store is used as is (and not closed); otherwise the store
-    the configuration asks for is opened at start-up and closed at shutdown.
+    the configuration asks for is opened at start-up and closed at shutdown, and kept
+    running meanwhile: if it is lost for good (the embedded PostgreSQL died and did not
+    start again), ``/healthz`` answers 503.
     """
     if store is None and config is None:
         raise ValueError("create_app needs a config or a store")
@@ -48,8 +50,10 @@ def create_app(
             yield {"store": store, "clock": clock}
             return
         assert config is not None
-        async with open_store(config) as opened:
-            yield {"store": opened, "clock": clock}
+        # If the store is lost for good, /healthz says so: only a restart can help.
+        liveness = Liveness()
+        async with open_store(config, on_lost=liveness.lose) as opened:
+            yield {"store": opened, "clock": clock, "liveness": liveness}
 
     return Starlette(
         routes=ROUTES,

@@ -8,8 +8,11 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
+import textwrap
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 import psycopg
@@ -19,10 +22,19 @@ from oncall_core import OncallError
 from oncall_pg import EmbeddedPostgresError
 
 from ._app import create_app
-from ._config import Config, ConfigError, StorageMode, describe, storage_mode
+from ._config import KEYS, Config, ConfigError, StorageMode, describe, storage_mode
 from ._config_loading import load_config
+from ._listen import PortUnavailable, check_address, listen
 from ._logging import configure_logging
-from ._storage import database_url, migrate_database
+from ._storage import (
+    StartupError,
+    data_dir,
+    database_url,
+    explain,
+    migrate_database,
+    open_store,
+    where,
+)
 
 log = logging.getLogger("oncall_server")
 
@@ -31,38 +43,121 @@ GRACEFUL_SHUTDOWN = 10
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="oncall-server",
-        description="Who is on call: the oncall-schedule HTTP server.",
-    )
-    parser.add_argument(
+    # --config is accepted before and after the command: each parser has it, and a
+    # subparser's default (SUPPRESS) leaves the main parser's value alone.
+    config_option = argparse.ArgumentParser(add_help=False)
+    config_option.add_argument(
         "--config",
         type=Path,
         metavar="PATH",
+        default=argparse.SUPPRESS,
         help="YAML configuration file (default: $ONCALL_CONFIG, else ./config.yaml if present)",
     )
+    parser = argparse.ArgumentParser(
+        prog="oncall-server",
+        description="Who is on call: the oncall-schedule HTTP server.",
+        epilog=_ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[config_option],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("serve", help="run the HTTP server (the default)")
-    commands.add_parser("migrate", help="apply database migrations and exit")
-    commands.add_parser("check-config", help="print the effective configuration, secrets masked")
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP server (the default)",
+        description="Run the HTTP server until SIGTERM or SIGINT.",
+        epilog=_ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[config_option],
+    )
+    for option, key, metavar in _SERVE_OPTIONS:
+        serve.add_argument(
+            option,
+            metavar=metavar,
+            default=argparse.SUPPRESS,
+            help=f"sets {key} (default: {_DEFAULTS[key]}); wins over the file and the environment",
+        )
+    for name, text in [
+        ("migrate", "apply database migrations and exit"),
+        ("check-config", "print the effective configuration, secrets masked"),
+    ]:
+        commands.add_parser(
+            name,
+            help=text,
+            description=text[0].upper() + text[1:] + ".",
+            epilog=_ENVIRONMENT_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            parents=[config_option],
+        )
     return parser
+
+
+# The options of serve, each a configuration key: (option, key, metavar).
+_SERVE_OPTIONS = [
+    ("--host", "server.address", "ADDRESS"),
+    ("--port", "server.port", "PORT"),
+]
+_DEFAULTS = {
+    f"{section}.{name}": value
+    for section, keys in describe(Config()).items()
+    if isinstance(keys, dict)
+    for name, value in keys.items()
+}
+
+_ENVIRONMENT_HELP = "\n".join(
+    [
+        "The configuration: defaults < config file < ONCALL_ variables < options.",
+        "Every key has its environment variable: ONCALL_ and the key, with __ between",
+        "levels (ONCALL_SERVER__PORT=8080); ONCALL_CONFIG names the config file:",
+        *textwrap.wrap(
+            ", ".join(key.variable for key in KEYS.values()),
+            78,
+            initial_indent="  ",
+            subsequent_indent="  ",
+        ),
+    ]
+)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("oncall-schedule")
+    except metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; the process exit status."""
     arguments = _parser().parse_args(argv)
+    options = {
+        key: (option, getattr(arguments, option[2:]))
+        for option, key, _metavar in _SERVE_OPTIONS
+        if hasattr(arguments, option[2:])
+    }
     try:
-        config = load_config(arguments.config, os.environ)
+        config = load_config(getattr(arguments, "config", None), os.environ, options)
     except ConfigError as error:
         print(f"oncall-server: configuration error: {error}", file=sys.stderr)
         return 2
     if arguments.command == "check-config":
-        print(json.dumps({"storage": storage_mode(config).value, **describe(config)}, indent=2))
-        return 0
-    configure_logging(config.logging.level)
+        return _check_config(config)
+    configure_logging(config.logging.level, config.logging.format)
     if arguments.command == "migrate":
         return _migrate(config)
     return _serve(config)
+
+
+def _check_config(config: Config) -> int:
+    try:
+        check_address(config)
+    except ConfigError as error:
+        print(f"oncall-server: configuration error: {error}", file=sys.stderr)
+        return 2
+    shown = describe(config)
+    if storage_mode(config) is StorageMode.EMBEDDED:
+        shown["database"]["data_dir"] = str(data_dir(config))  # the default, resolved
+    print(json.dumps({"storage": storage_mode(config).value, **shown}, indent=2))
+    return 0
 
 
 def _migrate(config: Config) -> int:
@@ -72,37 +167,95 @@ def _migrate(config: Config) -> int:
 
     async def run() -> None:
         async with database_url(config) as url:
-            await migrate_database(url)
+            applied = await migrate_database(url)
+        log.info("migrations", extra={"fields": {"applied": list(applied)}})
 
     try:
         asyncio.run(run())
-    except (OncallError, EmbeddedPostgresError, psycopg.Error, OSError) as error:
-        log.error("migration failed", extra={"fields": {"error": str(error)}})
+    except (StartupError, OncallError, EmbeddedPostgresError, psycopg.Error, OSError) as error:
+        log.error("migration failed", extra={"fields": {"error": explain(error, config)}})
         return 1
     return 0
 
 
 def _serve(config: Config) -> int:
-    log.info(
+    """Bind, open the store, serve until SIGTERM/SIGINT; the exit status (see docs)."""
+    try:
+        sockets = listen(config)
+    except ConfigError as error:
+        print(f"oncall-server: configuration error: {error}", file=sys.stderr)
+        return 2
+    except PortUnavailable as error:
+        log.error("start-up failed", extra={"fields": {"error": str(error)}})
+        return 3
+    log.debug(
         "starting",
         extra={"fields": {"config": describe(config), "storage": storage_mode(config).value}},
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config),
-            host=config.server.address,
-            port=config.server.port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
-        )
+    settings = uvicorn.Config(
+        _not_yet_open,  # replaced by the app once the store is open
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
     )
-    # uvicorn stops gracefully on SIGTERM/SIGINT, then raises the signal again for
-    # the handler that was there before it; with this one in place that ends the
-    # shutdown here, so the process logs "stopped" and exits with status 0.
+    lost: list[str] = []
+    server = uvicorn.Server(settings)
+
+    def on_lost(reason: str) -> None:
+        # The store can never serve again: stop, and exit non-zero for a supervisor.
+        log.error("storage lost", extra={"fields": {"error": reason}})
+        lost.append(reason)
+        server.should_exit = True
+
+    def on_stop_signal(_number: int, _frame: object) -> None:
+        server.should_exit = True  # the server then stops as soon as it has started
+
+    # From here on SIGTERM/SIGINT stop the server gracefully: uvicorn's own handlers
+    # while it serves; before, and after (uvicorn raises the signal again for the
+    # handler that was there before it), this one, so the process logs "stopped".
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop_signal, lambda *_: None)
-    server.run()  # exits the process with status 3 itself when start-up fails
-    log.info("stopped")
-    return 0
+        signal.signal(stop_signal, on_stop_signal)
+
+    async def run() -> int:
+        try:
+            async with open_store(config, on_lost=on_lost) as store:
+                settings.app = create_app(store=store)
+                fields = _listening(config, sockets)
+                log.info("listening", extra={"fields": fields, "text": _plainly(fields)})
+                await server.serve(sockets=sockets)
+        except StartupError as error:
+            log.error("start-up failed", extra={"fields": {"error": str(error)}})
+            return 3
+        finally:
+            for sock in sockets:
+                sock.close()
+        return 1 if lost else 0
+
+    with asyncio.Runner(loop_factory=settings.get_loop_factory()) as runner:
+        status = runner.run(run())
+    log.info("stopped", extra={"fields": {"exit_status": status}})
+    return status
+
+
+def _plainly(fields: dict[str, object]) -> str:
+    """Where the server listens and where its data is, in a sentence."""
+    data = {
+        "memory": "in memory (lost when the server stops)",
+        "embedded": f"in the embedded PostgreSQL in {fields.get('data_dir')}",
+        "external": (
+            f"in PostgreSQL at {fields.get('host')}:{fields.get('port')}, "
+            f"database {fields.get('database')}"
+        ),
+    }[str(fields["mode"])]
+    return f"listening on {fields['url']}; the data is {data}"
+
+
+async def _not_yet_open(_scope: object, _receive: object, _send: object) -> None:
+    raise RuntimeError("the store is not open yet")
+
+
+def _listening(config: Config, sockets: list[socket.socket]) -> dict[str, object]:
+    host, port = sockets[0].getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return {"url": f"http://{shown}:{port}", **where(config)}

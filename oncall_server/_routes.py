@@ -71,8 +71,13 @@ async def get_schedule(request: Request) -> Response:
     return JSONResponse(to_json(schedule))
 
 
-async def healthz(_request: Request) -> Response:
-    """``GET /healthz``: the process is alive."""
+async def healthz(request: Request) -> Response:
+    """``GET /healthz``: the process is alive and can serve (503 with the reason if its
+    store is lost for good, and only a restart can help)."""
+    liveness = getattr(request.state, "liveness", None)
+    lost = liveness.lost if liveness is not None else None
+    if lost is not None:
+        return JSONResponse({"status": "failed", "error": lost}, status_code=503)
     return JSONResponse({"status": "ok"})
 
 

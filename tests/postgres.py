@@ -6,6 +6,12 @@ whole test session, so the suite needs nothing installed but Python.  A
 migrated template database is built once; each test gets a copy of it
 (``CREATE DATABASE ... TEMPLATE``), which takes milliseconds.
 
+Every PostgreSQL cluster the suite creates is deleted when it is no longer
+needed (a cluster is about 50 MB, and pytest keeps the temporary directories of
+its last three runs): the session's server by its fixture, and any cluster a test
+leaves in its ``tmp_path`` (a server process, an outage test) by
+:func:`no_cluster_left_behind`, which stops what still runs there first.
+
 The conftest files of tests/pg, tests/contract and tests/server import the
 fixtures from here.
 """
@@ -14,11 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import signal
 import uuid
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
+import psutil  # type: ignore[import-untyped]  # ships no types
 import psycopg
 import pytest
 from psycopg import sql
@@ -41,6 +51,51 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.start()
     finally:
         server.stop()
+        remove_cluster(server.data_dir)
+
+
+# Seconds a server gets to stop on SIGQUIT (immediate shutdown) before it is killed.
+_STOP_GUARD = 10
+
+
+def remove_cluster(data_dir: Path) -> None:
+    """Delete the PostgreSQL cluster in ``data_dir``, stopping its server if it runs."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+        postmaster = psutil.Process(pid)
+        if postmaster.name() == "postgres":
+            postmaster.send_signal(signal.SIGQUIT)  # immediate shutdown: the data goes anyway
+            try:
+                postmaster.wait(_STOP_GUARD)
+            except psutil.TimeoutExpired:
+                postmaster.kill()
+    except (OSError, ValueError, IndexError, psutil.Error):
+        pass  # no pid file, or no such server any more
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def clusters_under(root: Path) -> list[Path]:
+    """The data directories of the PostgreSQL clusters anywhere under ``root``."""
+    # Each database's folder (base/<oid>) has a PG_VERSION too; a cluster has a config.
+    return sorted(
+        version.parent
+        for version in root.rglob("PG_VERSION")
+        if (version.parent / "postgresql.conf").is_file()
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_cluster_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used ``tmp_path``, delete every cluster left in it.
+
+    Autouse, so set up before and torn down after the test's own fixtures: servers
+    that those stop have stopped by then.
+    """
+    # Asked for here, tmp_path is torn down after this fixture, not before.
+    used = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    for data_dir in clusters_under(used) if used is not None else []:
+        remove_cluster(data_dir)
 
 
 def _admin(url: str) -> psycopg.Connection[tuple[object, ...]]:

@@ -3,6 +3,7 @@
 from tests.postgres import (  # noqa: F401 (fixtures are found by name)
     database_url,
     empty_database_url,
+    no_cluster_left_behind,
     postgres_url,
     template_database,
 )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import psycopg
 import pytest
 
 from oncall_pg import EmbeddedPostgres, EmbeddedPostgresError, default_data_dir
+from tests.postgres import clusters_under, remove_cluster
 
 # What the caller says to do instead; a failed start ends its message with it.
 REMEDY = "To do without it, use another store."
@@ -24,6 +27,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgre
     pg = EmbeddedPostgres(tmp_path_factory.mktemp("embedded") / "data", remedy=REMEDY)
     yield pg
     pg.stop()
+    remove_cluster(pg.data_dir)
 
 
 @pytest.fixture
@@ -135,6 +139,69 @@ def test_a_server_left_by_a_crashed_process_is_adopted_and_really_stopped(
 
     pg.stop()
     assert not (pg.data_dir / "postmaster.pid").exists()
+
+
+def test_a_killed_server_is_not_running_and_starts_again_with_its_data(
+    pg: EmbeddedPostgres,
+) -> None:
+    with psycopg.connect(pg.conninfo, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS crashed (name text)")
+        conn.execute("INSERT INTO crashed VALUES ('Ann')")
+    killed = postmaster_pid(pg)
+    os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + 10  # a guard: the kill is seen when the process is gone
+    while pg.is_running:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    conninfo = start_within(pg, 10)  # its last backends may still be exiting
+
+    assert postmaster_pid(pg) != killed
+    with psycopg.connect(conninfo) as conn:
+        assert ("Ann",) in conn.execute("SELECT name FROM crashed").fetchall()
+
+
+def start_within(pg: EmbeddedPostgres, seconds: float) -> str:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return pg.start()
+        except EmbeddedPostgresError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+OTHER_OWNER = """
+import sys, time
+from pathlib import Path
+from oncall_pg import EmbeddedPostgres
+EmbeddedPostgres(Path(sys.argv[1])).start()
+print("started", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_server_another_live_process_uses_is_refused(pg: EmbeddedPostgres) -> None:
+    pg.stop()
+    other = subprocess.Popen(
+        [sys.executable, "-c", OTHER_OWNER, str(pg.data_dir)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert other.stdout is not None and other.stdout.readline() == "started\n"
+        with pytest.raises(EmbeddedPostgresError) as raised:
+            pg.start()
+        assert str(raised.value) == (
+            f"could not start the embedded PostgreSQL server in {pg.data_dir}: another "
+            f"process (pid {other.pid}) is using it; only one process may use an embedded "
+            f"data directory\n{REMEDY}"
+        )
+        assert not pg.is_running
+    finally:
+        other.kill()
+        other.wait()
+    # Once its owner is gone, the server it left is adopted (and later really stopped).
+    assert select_one(pg.start()) == 1
 
 
 def test_a_server_that_does_not_start_fails_helpfully_and_starts_once_fixed(
@@ -261,3 +328,27 @@ def test_without_a_remedy_a_failed_start_says_only_what_failed(tmp_path: Path) -
         f"could not start the embedded PostgreSQL server in {data_dir}: "
         f"{data_dir} exists and is not a directory"
     )
+
+
+def test_the_suite_removes_a_cluster_it_left_running(tmp_path: Path) -> None:
+    # What no_cluster_left_behind does after every test that used tmp_path.
+    pg = EmbeddedPostgres(tmp_path / "left" / "data")
+    pg.start()
+    pid = postmaster_pid(pg)
+    assert clusters_under(tmp_path) == [pg.data_dir]
+
+    remove_cluster(pg.data_dir)
+
+    assert not pg.data_dir.exists()
+    assert clusters_under(tmp_path) == []
+    assert not psutil_running_postgres(pid)
+
+
+def psutil_running_postgres(pid: int) -> bool:
+    import psutil  # type: ignore[import-untyped]
+
+    try:
+        process = psutil.Process(pid)
+        return bool(process.status() != psutil.STATUS_ZOMBIE and process.name() == "postgres")
+    except psutil.NoSuchProcess:
+        return False

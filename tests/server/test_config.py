@@ -92,7 +92,7 @@ DEFAULTS: dict[str, Any] = {
         "pool_timeout": 5.0,
         "cache_ttl": 0.5,
     },
-    "logging": {"level": "info"},
+    "logging": {"level": "info", "format": "auto"},
     "use_database": True,
 }
 
@@ -159,6 +159,8 @@ KINDS = [
     ("database: {cache_ttl: 1}", "ONCALL_DATABASE__CACHE_TTL", "0", "database.cache_ttl", 1.0, 0.0),
     ("logging: {level: debug}", "ONCALL_LOGGING__LEVEL", "WARNING", "logging.level", "debug",
      "warning"),
+    ("logging: {format: text}", "ONCALL_LOGGING__FORMAT", "JSON", "logging.format", "text",
+     "json"),
     ("use_database: false", "ONCALL_USE_DATABASE", "true", "use_database", False, True),
 ]  # fmt: skip
 
@@ -390,11 +392,19 @@ FILE_ERRORS = [
     ("logging: {level: loud}\n", "logging.level",
      "logging.level: must be one of debug, info, warning, error, critical; got 'loud'"
      " (in config.yaml)"),
+    ("logging: {format: yaml}\n", "logging.format",
+     "logging.format: must be one of auto, text, json; got 'yaml' (in config.yaml)"),
     ("use_database: maybe\n", "use_database",
      "use_database: expected true or false, got 'maybe' (in config.yaml)"),
     ("server: {port: 80\n", None,
      "invalid YAML at line 2, column 1: expected ',' or '}', but got '<stream end>'"
      " (in config.yaml)"),
+    ("server: {port: 80}\ndatabase: {}\nserver: {address: x}\n", "server",
+     "server: duplicate key, at lines 1 and 3 (in config.yaml)"),
+    ("database:\n  port: 5432\n  host: db\n  port: 5433\n", "database.port",
+     "database.port: duplicate key, at lines 2 and 4 (in config.yaml)"),
+    ("use_database: true\nuse_database: false\n", "use_database",
+     "use_database: duplicate key, at lines 1 and 2 (in config.yaml)"),
     ("- server\n", None, "expected a mapping at the top level, got a list (in config.yaml)"),
     ("just text\n", None, "expected a mapping at the top level, got a string (in config.yaml)"),
 ]  # fmt: skip
@@ -579,8 +589,10 @@ def test_an_embedded_server_that_cannot_start_names_the_settings_to_do_without(
     failed = json.loads(result.stderr.splitlines()[-1])
     assert failed["event"] == "migration failed"
     assert failed["error"].endswith(
-        "\nTo do without it, set ONCALL_DATABASE__URL (or ONCALL_DATABASE__HOST) to use an "
-        "external PostgreSQL, or ONCALL_USE_DATABASE=false for the in-memory store."
+        " Set database.data_dir (ONCALL_DATABASE__DATA_DIR) to another directory, or do "
+        "without it: set database.url (ONCALL_DATABASE__URL) or database.host "
+        "(ONCALL_DATABASE__HOST) to use an external PostgreSQL, or ONCALL_USE_DATABASE=false "
+        "for the in-memory store."
     )
 
 
@@ -636,8 +648,10 @@ SECRETS = st.text(
 def test_describe_never_contains_the_password(secret: str) -> None:
     # What the output holds anyway (the masked URLs included): a secret that is part
     # of it, such as "postgr", proves nothing.
-    baseline = json.dumps(describe(Config())) + (
-        " postgresql://app:***@db/oncall postgresql://app@db/oncall?password=***"
+    baseline = (
+        json.dumps(describe(Config()))
+        + repr(Config())
+        + (" postgresql://app:***@db/oncall postgresql://app@db/oncall?password=***")
     )
     assume(secret not in baseline and quote(secret, safe="") not in baseline)
     for url in (

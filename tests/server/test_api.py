@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from starlette.testclient import TestClient
@@ -195,3 +196,54 @@ def test_names_with_slashes_have_a_working_location(client: TestClient) -> None:
 def test_a_time_outside_the_supported_range_names_the_parameter(client: TestClient) -> None:
     response = on_call(client, "ops-team", "3000-01-01T00:00:00Z")
     assert response.json() == {"error": "time must be between the years 1900 and 2400"}
+
+
+class TestTextInQueriesAndPaths:
+    """Query parameters and path segments follow the model's text rule (clean_text)."""
+
+    @pytest.mark.parametrize(
+        ("team", "message"),
+        [
+            ("ops\x00team", "team must not contain control or invisible characters"),
+            ("ops\u200bteam", "team must not contain control or invisible characters"),
+            ("x" * 201, "team must be at most 200 characters"),
+            ("   ", "team query parameter is required"),
+        ],
+    )
+    def test_a_team_the_model_refuses_is_400(
+        self, client: TestClient, team: str, message: str
+    ) -> None:
+        response = on_call(client, team, "2025-04-28T14:30:00Z")
+        assert (response.status_code, response.json()) == (400, {"error": message})
+
+    @pytest.mark.parametrize(
+        ("path", "message"),
+        [
+            (
+                "/teams/ops%00team/schedules/x",
+                "team must not contain control or invisible characters",
+            ),
+            (
+                "/teams/ops-team/schedules/a%0Ab",
+                "name must not contain control or invisible characters",
+            ),
+            (f"/teams/ops-team/schedules/{'x' * 201}", "name must be at most 200 characters"),
+            ("/teams/%20/schedules/x", "team is required"),
+            ("/teams/ops%FFteam/schedules/x", "team must be valid Unicode text"),
+        ],
+    )
+    def test_a_path_segment_the_model_refuses_is_400(
+        self, client: TestClient, path: str, message: str
+    ) -> None:
+        response = client.get(path)
+        assert (response.status_code, response.json()) == (400, {"error": message})
+
+    def test_a_lookup_cleans_the_team_as_the_model_did(self, client: TestClient) -> None:
+        decomposed = "e\u0301quipe"  # "équipe" in NFD; the model keeps NFC
+        created = client.post("/schedule", json={**WEEKDAY_SHIFT, "team": f" {decomposed} "})
+        assert created.json()["team"] == "\u00e9quipe"
+        for team in [decomposed, "\u00e9quipe", f"  {decomposed}"]:
+            answer = on_call(client, team, "2025-04-28T14:30:00Z")
+            assert (answer.status_code, answer.json()["oncall"]) == (200, "John")
+            path = f"/teams/{quote(team, safe='')}/schedules/Weekday%20Shift%20"
+            assert client.get(path).json() == created.json()

@@ -131,6 +131,33 @@ def test_a_body_that_is_not_a_json_object_is_invalid(client: TestClient, body: b
     assert (response.status_code, response.json()) == (400, {"error": "invalid request body"})
 
 
+def nested(depth: int, kind: str) -> str:
+    """JSON text nesting ``depth`` arrays or objects."""
+    if kind == "array":
+        return "[" * depth + "]" * depth
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+@pytest.mark.parametrize(
+    ("depth", "where"), [(2_000, "body"), (2_000, "field"), (900, "field"), (33, "field")]
+)
+def test_deeply_nested_json_is_an_invalid_body(
+    client: TestClient, kind: str, depth: int, where: str
+) -> None:
+    # Nesting depth counts the body itself: a field's value is one level down.
+    inner = nested(depth - 1 if where == "field" else depth, kind)
+    body = inner if where == "body" else json.dumps(WEEKDAY_SHIFT)[:-1] + f', "members": {inner}}}'
+    response = client.post("/schedule", content=body.encode())
+    assert (response.status_code, response.json()) == (400, {"error": "invalid request body"})
+    assert on_call(client, "ops-team", "2025-04-28T14:30:00Z").status_code == 404
+
+
+def test_nesting_up_to_the_limit_is_read(client: TestClient) -> None:
+    body = json.dumps(WEEKDAY_SHIFT)[:-1] + f', "extra": {nested(31, "object")}}}'
+    assert client.post("/schedule", content=body.encode()).status_code == 201
+
+
 def test_a_body_over_64_kib_is_413(client: TestClient) -> None:
     big = {**WEEKDAY_SHIFT, "members": ["x" * 1000] * 70}
     response = client.post("/schedule", content=json.dumps(big).encode())

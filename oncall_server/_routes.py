@@ -73,6 +73,16 @@ class SegmentRoute(Route):
         return Match.FULL, child
 
 
+def _query(request: Request, name: str) -> str | None:
+    """The first value of query parameter ``name`` (as the seed's Echo reads it), or None.
+
+    Every query parameter is read through here: Starlette's ``query_params[name]``
+    would give the last of ``?team=a&team=b``.
+    """
+    values = request.query_params.getlist(name)
+    return values[0] if values else None
+
+
 def _store(request: Request) -> Store:
     store: Store = request.state.store
     return store
@@ -96,11 +106,11 @@ async def who_is_on_call(request: Request) -> Response:
     # The team is cleaned as the model cleaned it at creation (NFC, stripped...), so
     # the lookup finds it; text the model would refuse is a 400, never a 500.
     team = clean_text(
-        request.query_params.get("team") or None,
+        _query(request, "team") or None,
         "team",
         missing="team query parameter is required",
     )
-    text = request.query_params.get("time", "")
+    text = _query(request, "time")
     if not text:
         raise ValidationError("time query parameter is required", field="time")
     at = _now(request) if text == "now" else parse_instant(text)

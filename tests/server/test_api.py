@@ -274,3 +274,27 @@ class TestTextInQueriesAndPaths:
             assert (answer.status_code, answer.json()["oncall"]) == (200, "John")
             path = f"/teams/{quote(team, safe='')}/schedules/Weekday%20Shift%20"
             assert client.get(path).json() == created.json()
+
+
+def test_a_repeated_query_parameter_is_read_at_its_first_value(client: TestClient) -> None:
+    client.post("/schedule", json=WEEKDAY_SHIFT)
+    at = "2025-04-28T14:30:00Z"
+    first_team = client.get(f"/schedule?team=ops-team&team=nobody&time={at}")
+    assert (first_team.status_code, first_team.json()["oncall"]) == (200, "John")
+    last_team = client.get(f"/schedule?team=nobody&team=ops-team&time={at}")
+    assert (last_team.status_code, last_team.json()) == (
+        404,
+        {"error": "no oncall member found for the given time"},
+    )
+    first_time = client.get(f"/schedule?team=ops-team&time={at}&time=yesterday")
+    assert first_time.json()["oncall"] == "John"
+    last_time = client.get(f"/schedule?team=ops-team&time=yesterday&time={at}")
+    assert (last_time.status_code, last_time.json()) == (
+        400,
+        {"error": "invalid time format, use RFC3339 format"},
+    )
+    empty_first = client.get(f"/schedule?team=&team=ops-team&time={at}")
+    assert (empty_first.status_code, empty_first.json()) == (
+        400,
+        {"error": "team query parameter is required"},
+    )

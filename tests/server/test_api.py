@@ -193,11 +193,35 @@ def test_health_readiness_and_request_ids(client: TestClient) -> None:
     assert len(generated) == 32
 
 
-def test_unknown_paths_and_methods_are_json_errors(client: TestClient) -> None:
+def test_unknown_paths_are_json_errors(client: TestClient) -> None:
     missing = client.get("/nothing")
-    assert missing.status_code == 404 and "error" in missing.json()
-    wrong = client.delete("/schedule")
-    assert wrong.status_code == 405 and "error" in wrong.json()
+    assert (missing.status_code, missing.json()) == (404, {"error": "Not Found"})
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/schedule", "GET, HEAD, POST"),
+        ("/teams/ops-team/schedules/Weekday%20Shift", "GET, HEAD"),
+        ("/healthz", "GET, HEAD"),
+        ("/readyz", "GET, HEAD"),
+        ("/openapi.json", "GET, HEAD"),
+    ],
+)
+def test_a_wrong_method_is_405_with_allow(client: TestClient, path: str, allow: str) -> None:
+    client.post("/schedule", json=WEEKDAY_SHIFT)
+    served = set(allow.split(", "))
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]:
+        if method in served:
+            continue
+        response = client.request(method, path)
+        assert (response.status_code, response.json()) == (
+            405,
+            {"error": "Method Not Allowed"},
+        )
+        assert response.headers["allow"] == allow
+    # Nothing changed: the schedule is still there.
+    assert on_call(client, "ops-team", "2025-04-28T14:30:00Z").json()["oncall"] == "John"
 
 
 class BrokenStore(MemoryStore):

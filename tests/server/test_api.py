@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from oncall_core import MemoryStore
+from oncall_core import MemoryStore, Schedule, ValidationError, Weekday
 from oncall_server import create_app, load_config
 from tests.seed import WEEKDAY_SHIFT
 
@@ -242,6 +245,77 @@ def test_names_with_slashes_have_a_working_location(client: TestClient) -> None:
     created = client.post("/schedule", json={**WEEKDAY_SHIFT, "team": "infra/db", "name": "a/b"})
     assert created.headers["location"] == "/teams/infra%2Fdb/schedules/a%2Fb"
     assert client.get(created.headers["location"]).json()["name"] == "a/b"
+
+
+def test_a_location_splits_at_the_encoded_segments_not_the_decoded_path(
+    client: TestClient,
+) -> None:
+    tricky = client.post(
+        "/schedule", json={**WEEKDAY_SHIFT, "team": "alpha", "name": "x/schedules/y"}
+    )
+    other = client.post(
+        "/schedule", json={**WEEKDAY_SHIFT, "team": "alpha/schedules/x", "name": "y"}
+    )
+    assert tricky.headers["location"] == "/teams/alpha/schedules/x%2Fschedules%2Fy"
+    assert client.get(tricky.headers["location"]).json() == tricky.json()
+    assert client.get(other.headers["location"]).json() == other.json()
+    assert client.get("/teams/alpha/schedules/x/schedules/y").status_code == 404
+
+
+@pytest.mark.parametrize(("field", "dots"), [(f, d) for f in ("team", "name") for d in (".", "..")])
+def test_dot_segments_are_refused_as_names(client: TestClient, field: str, dots: str) -> None:
+    response = client.post("/schedule", json={**WEEKDAY_SHIFT, field: f" {dots} "})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"error": f"{field} must not be '.' or '..'"},
+    )
+    assert on_call(client, dots, "2025-04-28T14:30:00Z").status_code == 404
+
+
+def _accepted(text: str) -> bool:
+    """Whether the model accepts ``text`` as a team or schedule name."""
+    try:
+        Schedule(**{**SCHEDULE_ARGUMENTS, "team": text, "name": text})
+    except ValidationError:
+        return False
+    return True
+
+
+SCHEDULE_ARGUMENTS: dict[str, Any] = {
+    "team": "t",
+    "name": "n",
+    "members": ["John"],
+    "days": list(Weekday),
+    "start": dt_time(9),
+    "end": dt_time(17),
+}
+# Names with what URLs treat specially: separators, escapes, dots, spaces, non-ASCII.
+NAMES = (
+    st.sampled_from([".", "..", " . ", "...", "%2E", "a/../b"])
+    | st.text(
+        st.sampled_from("/%?#.;+&= ~\u00e9\u0301a") | st.characters(codec="utf-8"),
+        min_size=1,
+        max_size=12,
+    )
+).filter(_accepted)
+
+
+def test_every_location_leads_back_to_the_schedule_created(client: TestClient) -> None:
+    created: dict[tuple[str, str], Any] = {}  # (team, name) as the model keeps them
+
+    @given(team=NAMES, name=NAMES)
+    def post_then_follow(team: str, name: str) -> None:
+        model = Schedule(**{**SCHEDULE_ARGUMENTS, "team": team, "name": name})
+        response = client.post("/schedule", json={**WEEKDAY_SHIFT, "team": team, "name": name})
+        if (model.team, model.name) in created:  # drawn before, or the same once cleaned
+            assert response.status_code == 409
+            response = created[model.team, model.name]
+        assert response.status_code == 201
+        created[model.team, model.name] = response
+        assert client.get(response.headers["location"]).json() == response.json()
+        assert (response.json()["team"], response.json()["name"]) == (model.team, model.name)
+
+    post_then_follow()
 
 
 def test_a_time_outside_the_supported_range_names_the_parameter(client: TestClient) -> None:

@@ -81,7 +81,12 @@ async def open_store(config: Config) -> AsyncIterator[Store]:
             timeout=config.database.pool_timeout,
         )
         if config.database.cache_ttl:
-            store = CachedStore(store, ttl=config.database.cache_ttl)
+            store = CachedStore(
+                store,
+                ttl=config.database.cache_ttl,
+                max_entries=config.database.cache_max_entries,
+                max_bytes=config.database.cache_max_bytes,
+            )
         try:
             yield store
         finally:

@@ -21,6 +21,7 @@ from oncall_pg import EmbeddedPostgresError
 from ._app import create_app
 from ._config import Config, ConfigError, StorageMode, describe, storage_mode
 from ._config_loading import load_config
+from ._limits import server_limits
 from ._logging import configure_logging
 from ._storage import database_url, migrate_database
 
@@ -96,6 +97,7 @@ def _serve(config: Config) -> int:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
+            **server_limits(config),
         )
     )
     # uvicorn stops gracefully on SIGTERM/SIGINT, then raises the signal again for

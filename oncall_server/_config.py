@@ -94,15 +94,33 @@ def _blank_is_none(value: str | None) -> str | None:
     return value or None
 
 
+DEFAULT_BODY_TIMEOUT = 10.0  # seconds; also create_app's when given no configuration
+
 _PORT = _rule(lambda port: 1 <= port <= 65535, "must be between 1 and 65535, got {value}")
 
 
 @attrs.frozen(kw_only=True)
 class ServerConfig:
-    """Where the HTTP server listens (``server:`` in the file, ``ONCALL_SERVER__*``)."""
+    """Where the HTTP server listens (``server:`` in the file, ``ONCALL_SERVER__*``).
+
+    ``body_timeout`` is how many seconds a request's body may take to arrive (408
+    after), and ``max_connections`` how many connections are served at once (503
+    beyond); see ``oncall_server._limits``.
+    """
 
     address: str = "0.0.0.0"
     port: int = attrs.field(default=1373, validator=_PORT)
+    body_timeout: float = attrs.field(
+        default=DEFAULT_BODY_TIMEOUT,
+        validator=_rule(
+            lambda seconds: math.isfinite(seconds) and seconds > 0,
+            "must be a positive number of seconds, got {value}",
+        ),
+    )
+    max_connections: int = attrs.field(
+        default=1000,
+        validator=_rule(lambda count: count >= 1, "must be at least 1, got {value}"),
+    )
 
 
 @attrs.frozen(kw_only=True)

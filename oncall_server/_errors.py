@@ -23,10 +23,15 @@ class PayloadTooLarge(Exception):
     """The request body is over the server's limit."""
 
 
+class RequestTimeout(Exception):
+    """The request body did not arrive in time (see ``oncall_server._limits``)."""
+
+
 ERROR_STATUSES: dict[type[Exception], int] = {
     ValidationError: 400,
     NotFound: 404,
     Conflict: 409,
+    RequestTimeout: 408,
     PayloadTooLarge: 413,
     StorageUnavailable: 503,
 }
@@ -45,6 +50,9 @@ async def domain_error(_request: Request, error: Exception) -> Response:
     if isinstance(error, StorageUnavailable):
         log.warning("storage unavailable", extra={"fields": {"error": str(error)}})
         return error_response(status, "storage unavailable")
+    if isinstance(error, RequestTimeout):
+        # The rest of the body may still come: the connection cannot be reused.
+        return error_response(status, str(error), {"Connection": "close"})
     return error_response(status, str(error))
 
 

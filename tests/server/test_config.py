@@ -76,7 +76,7 @@ def load_error(path: Path | None = None, environ: dict[str, str] | None = None) 
 
 # Every key with its default, as describe() shows it (the password masked).
 DEFAULTS: dict[str, Any] = {
-    "server": {"address": "0.0.0.0", "port": 1373},
+    "server": {"address": "0.0.0.0", "port": 1373, "body_timeout": 10.0, "max_connections": 1000},
     "database": {
         "url": None,
         "host": None,
@@ -139,6 +139,10 @@ KINDS = [
     ("server: {address: 10.0.0.1}", "ONCALL_SERVER__ADDRESS", "localhost", "server.address",
      "10.0.0.1", "localhost"),
     ("server: {port: 8080}", "ONCALL_SERVER__PORT", "9090", "server.port", 8080, 9090),
+    ("server: {body_timeout: 2}", "ONCALL_SERVER__BODY_TIMEOUT", "0.5", "server.body_timeout",
+     2.0, 0.5),
+    ("server: {max_connections: 20}", "ONCALL_SERVER__MAX_CONNECTIONS", "30",
+     "server.max_connections", 20, 30),
     ("database: {host: db1}", "ONCALL_DATABASE__HOST", "db2", "database.host", "db1", "db2"),
     ("database: {port: 6432}", "ONCALL_DATABASE__PORT", "7432", "database.port", 6432, 7432),
     ("database: {user: a}", "ONCALL_DATABASE__USER", "b", "database.user", "a", "b"),
@@ -603,7 +607,7 @@ def test_describe_is_json_shaped_like_the_file(workdir: Path) -> None:
         "data_dir": "/srv/pg",
         "migrations_path": "migrations",
     }
-    assert yaml.safe_load(SEED_CONFIG_YAML)["server"] == described["server"]
+    assert yaml.safe_load(SEED_CONFIG_YAML)["server"].items() <= described["server"].items()
 
 
 def test_describe_leaves_an_empty_password_empty() -> None:

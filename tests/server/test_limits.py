@@ -48,6 +48,18 @@ def test_unknown_teams_asked_over_http_stay_within_the_cache_bound(
             "database.cache_max_bytes: must be at least 1, got -1 "
             "(from ONCALL_DATABASE__CACHE_MAX_BYTES)",
         ),
+        (
+            "ONCALL_SERVER__BODY_TIMEOUT",
+            "0",
+            "server.body_timeout: must be a positive number of seconds, got 0.0 "
+            "(from ONCALL_SERVER__BODY_TIMEOUT)",
+        ),
+        (
+            "ONCALL_SERVER__MAX_CONNECTIONS",
+            "0",
+            "server.max_connections: must be at least 1, got 0 "
+            "(from ONCALL_SERVER__MAX_CONNECTIONS)",
+        ),
     ],
 )
 def test_limits_are_checked_in_the_configuration(

@@ -14,6 +14,9 @@ from ._errors import (
 )
 from ._model import (
     MANUAL,
+    MAX_EVERY,
+    MAX_PRIORITY,
+    MIN_PRIORITY,
     Gap,
     OnCall,
     Override,
@@ -48,8 +51,11 @@ from .store import MemoryStore, Store
 
 __all__ = [
     "MANUAL",
+    "MAX_EVERY",
+    "MAX_PRIORITY",
     "MAX_REASON",
     "MAX_TEXT",
+    "MIN_PRIORITY",
     "Conflict",
     "Gap",
     "MemoryStore",

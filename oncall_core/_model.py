@@ -17,6 +17,16 @@ from ._errors import ValidationError
 from ._text import MAX_REASON, clean_text
 from ._time import supported_instant, to_datetime, zone_named
 
+# The ranges of the integer fields: what every store holds (PostgreSQL's integer
+# is 32-bit), and, for ``every``, what a schedule means (a rotation that hands
+# off every 1001 weeks is a typo).
+MIN_PRIORITY = -(2**31)
+"""The lowest priority a schedule may have."""
+MAX_PRIORITY = 2**31 - 1
+"""The highest priority a schedule may have."""
+MAX_EVERY = 1000
+"""The most hours, days or weeks a periodic rotation may hand off every."""
+
 
 class Weekday(enum.IntEnum):
     """A day of the week, numbered like :meth:`datetime.date.weekday` (Monday = 0)."""
@@ -127,6 +137,10 @@ def _reason(value: str | None) -> str | None:
     return None if value is None else clean_text(value, "reason", limit=MAX_REASON)
 
 
+def _timezone(value: str) -> str:
+    return clean_text(value, "timezone")
+
+
 def _to_members(members: Iterable[str]) -> tuple[str, ...]:
     if isinstance(members, str) or not isinstance(members, Iterable):
         raise ValidationError("members must be a list of strings", field="members")
@@ -185,6 +199,10 @@ class Rotation:
             raise ValidationError(
                 "rotation.every must be a positive integer", field="rotation.every"
             )
+        if value > MAX_EVERY:
+            raise ValidationError(
+                f"rotation.every must be at most {MAX_EVERY}", field="rotation.every"
+            )
         if value != 1 and not self.kind.is_periodic:
             raise ValidationError(
                 "rotation.every applies only to hourly, daily and weekly rotations",
@@ -220,7 +238,7 @@ class Schedule:
     start: time
     end: time
     overnight: bool = False
-    timezone: str = "UTC"
+    timezone: str = attrs.field(default="UTC", converter=_timezone)
     rotation: Rotation = MANUAL
     priority: int = 0
 
@@ -247,13 +265,15 @@ class Schedule:
             raise ValidationError(
                 "end time must be at or before start time in an overnight schedule", field="end"
             )
-        if not isinstance(self.timezone, str):
-            raise ValidationError("timezone must be a string", field="timezone")
         zone_named(self.timezone)
         if not isinstance(self.rotation, Rotation):
             raise ValidationError("rotation must be a Rotation", field="rotation")
         if isinstance(self.priority, bool) or not isinstance(self.priority, int):
             raise ValidationError("priority must be an integer", field="priority")
+        if not MIN_PRIORITY <= self.priority <= MAX_PRIORITY:
+            raise ValidationError(
+                f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}", field="priority"
+            )
 
 
 @attrs.frozen(kw_only=True)

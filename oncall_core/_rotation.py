@@ -37,12 +37,24 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import attrs
 
 from ._model import RotationChange, RotationKind, Schedule
-from ._time import DAY, HOUR, WEEK, instant_us, latest_wall, shown_wall
+from ._time import (
+    DAY,
+    HOUR,
+    WEEK,
+    instant_of,
+    instant_us,
+    latest_wall,
+    shown_wall,
+    supported_instant,
+    to_datetime,
+    zone_named,
+)
 from ._windows import WindowPattern
 
 _STEP = {RotationKind.HOURLY: HOUR, RotationKind.DAILY: DAY, RotationKind.WEEKLY: WEEK}
@@ -64,11 +76,7 @@ class Turns:
             return cls(rotation.kind, 0, 0)
         anchor = instant_us(rotation.start)
         if rotation.kind is RotationKind.PER_SHIFT:
-            # The first window whose start INSTANT is at or after the anchor: by the
-            # dual of the DST rule, instant_of(W) >= a exactly when W > M(a - 1us).
-            # (Comparing W with the anchor's local reading goes wrong when the
-            # anchor lies on a spring-forward jump or inside a repeated hour.)
-            first_day = windows.first_start_at_or_after(latest_wall(anchor - 1, zone) + 1)
+            first_day = _first_window_day(windows, anchor, zone)
             return cls(rotation.kind, windows.count_before(first_day), 0)
         # Periodic: the anchor's local reading is the handoff time (see the module
         # docstring for an anchor inside a repeated hour).
@@ -139,3 +147,27 @@ class History:
         """The first effective instant strictly after ``instant``, if any."""
         index = bisect_right(self.effective, instant)
         return self.effective[index] if index < len(self.effective) else None
+
+
+def _first_window_day(windows: WindowPattern, instant: int, zone: ZoneInfo) -> int:
+    """Day number of the first window whose start INSTANT is at or after ``instant``.
+
+    By the dual of the DST rule, instant_of(W) >= a exactly when W > M(a - 1us).
+    (Comparing W with the local reading of ``instant`` goes wrong when it lies on
+    a spring-forward jump or inside a repeated hour.)
+    """
+    return windows.first_start_at_or_after(latest_wall(instant - 1, zone) + 1)
+
+
+def first_window_start(schedule: Schedule, at: datetime) -> datetime:
+    """The start instant of ``schedule``'s first window that starts at or after ``at``.
+
+    A rotation created without a ``start`` is anchored there, so that its
+    handoffs fall on shift boundaries.  Raises :class:`ValidationError` for an
+    unsupported ``at``.
+    """
+    instant = supported_instant(at, "created_at")
+    zone = zone_named(schedule.timezone)
+    windows = WindowPattern.of(schedule)
+    day = _first_window_day(windows, instant, zone)
+    return to_datetime(instant_of(day * DAY + windows.start, zone))

@@ -48,7 +48,7 @@ import functools
 from bisect import bisect_right
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from ._errors import ValidationError
 
@@ -77,11 +77,38 @@ def to_datetime(instant: int) -> datetime:
 
 @functools.cache
 def zone_named(name: str) -> ZoneInfo:
-    """The ZoneInfo of an IANA name, or :class:`ValidationError` (field ``timezone``)."""
+    """The ZoneInfo of an IANA region name (``Europe/Berlin``) or ``UTC``.
+
+    Raises :class:`ValidationError` (field ``timezone``) for any other name,
+    including the tz database's names that are not regions: ``localtime`` (which
+    would follow the server's own ``/etc/localtime``), ``Factory``,
+    ``posixrules``, ``posix/...`` and ``right/...`` variants, and legacy
+    abbreviations such as ``EST`` or ``CET``.
+    """
+    if name != "UTC" and name not in _regions():
+        # Decided on the name alone, so that the answer does not depend on which
+        # files this machine's tz database happens to have.
+        if "/" in name and not name.startswith(("posix/", "right/")):
+            raise ValidationError(f"unknown time zone: {name}", field="timezone")
+        raise ValidationError(
+            f"time zone {name} is not a region: use an IANA region name such as"
+            " Europe/Berlin, or UTC",
+            field="timezone",
+        )
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # listed, yet unreadable
         raise ValidationError(f"unknown time zone: {name}", field="timezone") from None
+
+
+@functools.cache
+def _regions() -> frozenset[str]:
+    # Area/Location names; available_timezones() already leaves out posix/ and right/.
+    return frozenset(
+        name
+        for name in available_timezones()
+        if "/" in name and not name.startswith(("posix/", "right/"))
+    )
 
 
 # Instants outside this range are rejected: no schedule runs there, and the

@@ -14,11 +14,13 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
 
+import attrs
 import cattrs
 from cattrs.preconf.json import make_converter
 
 from ._errors import ValidationError
 from ._model import OnCall, Rotation, RotationKind, Schedule, Weekday
+from ._rotation import first_window_start
 from ._time import supported_instant
 
 T = TypeVar("T")
@@ -30,10 +32,11 @@ _DAY_NAMES = {
 _TIME_OF_DAY = re.compile(
     r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.(?P<fraction>\d{1,6}))?)?"
     r"\s*(?P<meridiem>[ap]m)?",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # ASCII digits only: not Arabic-Indic or fullwidth ones
 )
 _RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?P<fraction>\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:\d{2})"
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?P<fraction>\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:\d{2})",
+    re.ASCII,
 )
 
 
@@ -172,7 +175,9 @@ def parse_schedule_request(data: object, *, created_at: datetime | None = None) 
 
     Seed fields: ``name``, ``team``, ``members``, ``days``, ``start``, ``end``;
     extensions: ``timezone``, ``overnight``, ``rotation``, ``priority``.
-    ``created_at`` anchors a rotation given without ``start``.  Raises
+    A periodic or per-shift rotation given without ``start`` is anchored at the
+    first window start at or after ``created_at`` (the creation instant), so
+    that its handoffs fall on shift boundaries.  Raises
     :class:`ValidationError` with the seed's messages where it had one.
     """
     if not isinstance(data, Mapping):
@@ -186,8 +191,9 @@ def parse_schedule_request(data: object, *, created_at: datetime | None = None) 
     days = [parse_weekday(day) for day in day_names]
     start = parse_time_of_day(start_text, "start")
     end = parse_time_of_day(end_text, "end")
+    rotation_data = data.get("rotation", {})
     # The remaining fields are the model's to check.
-    return Schedule(
+    schedule = Schedule(
         team=team,
         name=name,
         members=members,
@@ -196,9 +202,15 @@ def parse_schedule_request(data: object, *, created_at: datetime | None = None) 
         end=end,
         overnight=data.get("overnight", False),
         timezone=data.get("timezone", "UTC"),
-        rotation=parse_rotation(data.get("rotation", {}), created_at=created_at),
+        rotation=parse_rotation(rotation_data, created_at=created_at),
         priority=data.get("priority", 0),
     )
+    rotation = schedule.rotation
+    if created_at is not None and rotation.start is not None and "start" not in rotation_data:
+        # Anchored at creation: move the anchor to the first shift boundary from then on.
+        anchor = first_window_start(schedule, created_at)
+        schedule = attrs.evolve(schedule, rotation=attrs.evolve(rotation, start=anchor))
+    return schedule
 
 
 def seed_answer(answer: OnCall) -> dict[str, str]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from oncall_core import (
@@ -24,6 +24,7 @@ from oncall_core import (
     TeamState,
     ValidationError,
     Weekday,
+    clean_text,
     oncall_at,
 )
 from oncall_core.strategies import overrides, rotation_changes, schedules
@@ -309,3 +310,49 @@ async def test_a_working_store_answers_ping_and_ping_changes_nothing(store: Stor
     assert await store.ping() is None  # no StorageUnavailable: the store is ready
     assert await store.load_team("ops") == before
     assert await store.list_teams() == ("ops",)
+
+
+@st.composite
+def accepted_texts(draw: st.DrawFn) -> tuple[str, str, str, str]:
+    """Team, schedule, member and reason drawn from Unicode (combining marks, other
+    scripts, emoji, odd spaces...), kept when the model accepts them.  Surrogates
+    and controls, which it always refuses, are left out of the draw so that few
+    examples are wasted; tests/core/test_model.py draws those."""
+    alphabet = st.characters(exclude_categories=["Cs", "Cc"])
+    texts = [draw(st.text(alphabet, min_size=1, max_size=12)) for _ in range(4)]
+    try:
+        for index, text in enumerate(texts):
+            texts[index] = clean_text(text, "text")
+    except ValidationError:
+        assume(False)
+    return texts[0], texts[1], texts[2], texts[3]
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_any_text_the_model_accepts_round_trips_through_the_store(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    if kind == "postgres":
+        request.getfixturevalue("database_url")
+
+    @given(accepted_texts())
+    def round_trip(texts: tuple[str, str, str, str]) -> None:
+        team, name, member, reason = texts
+        team = f"{team}-{uuid.uuid4().hex[:8]}"  # each example a new team in a shared database
+        schedule = weekly(team=team, name=name, members=[member, "Bob"])
+        override = Override(member=member, start=MONDAY_NOON, end=MONDAY_NOON + timedelta(hours=1))
+
+        async def scenario() -> None:
+            store = await open_store(kind, request)
+            try:
+                await store.create_schedule(schedule)
+                stored = await store.add_override(team, attrs.evolve(override, reason=reason))
+                loaded = await store.load_team(team)
+                assert loaded == TeamState(team=team, schedules=[schedule], overrides=[stored])
+                assert await store.get_schedule(team, name) == schedule
+            finally:
+                await store.close()
+
+        run_in_thread(scenario())
+
+    round_trip()

@@ -167,10 +167,46 @@ def test_members_may_repeat() -> None:
     assert parse_schedule_request({**VALID, "members": ["A", "B", "A"]}).members == ("A", "B", "A")
 
 
-def test_a_rotation_without_start_is_anchored_at_creation() -> None:
-    created = datetime(2025, 1, 6, 9, tzinfo=UTC)
-    schedule = parse_schedule_request({**VALID, "rotation": {"kind": "daily"}}, created_at=created)
-    assert schedule.rotation == Rotation(kind=RotationKind.DAILY, start=created)
+@pytest.mark.parametrize(
+    ("created", "anchor"),
+    [
+        # A window start: anchored there.
+        (datetime(2025, 1, 6, 9, tzinfo=UTC), datetime(2025, 1, 6, 9, tzinfo=UTC)),
+        # Monday 10:30:07.123 inside Monday's 9-5 window: the next start, Tuesday 09:00.
+        (datetime(2025, 1, 6, 10, 30, 7, 123000, tzinfo=UTC), datetime(2025, 1, 7, 9, tzinfo=UTC)),
+        # Friday evening: the next weekday window, Monday 09:00.
+        (datetime(2025, 1, 10, 18, tzinfo=UTC), datetime(2025, 1, 13, 9, tzinfo=UTC)),
+    ],
+)
+def test_a_rotation_without_start_is_anchored_at_the_next_window_start(
+    created: datetime, anchor: datetime
+) -> None:
+    for kind in ("hourly", "daily", "weekly", "per_shift"):
+        schedule = parse_schedule_request({**VALID, "rotation": {"kind": kind}}, created_at=created)
+        assert schedule.rotation.start == anchor
+
+
+def test_the_anchor_of_a_rotation_without_start_follows_the_dst_rule() -> None:
+    # 2:30AM does not exist in Chicago on 2020-03-08: that window starts at the jump,
+    # 08:00Z, which is the first window start at or after 07:59Z.
+    body = {
+        **VALID,
+        "days": ["Sunday", "Monday"],
+        "start": "2:30AM",
+        "end": "4:00AM",
+        "timezone": "America/Chicago",
+        "rotation": {"kind": "daily"},
+    }
+    created = datetime(2020, 3, 8, 7, 59, tzinfo=UTC)
+    schedule = parse_schedule_request(body, created_at=created)
+    assert schedule.rotation.start == datetime(2020, 3, 8, 8, tzinfo=UTC)
+
+
+def test_an_explicit_rotation_start_is_kept() -> None:
+    start = "2025-01-06T10:30:00Z"
+    body = {**VALID, "rotation": {"kind": "daily", "start": start}}
+    schedule = parse_schedule_request(body, created_at=datetime(2025, 2, 1, tzinfo=UTC))
+    assert schedule.rotation == Rotation(kind=RotationKind.DAILY, start=parse_instant(start))
 
 
 class TestInstants:
@@ -303,3 +339,17 @@ class TestConverter:
         with pytest.raises(ValidationError) as caught:
             Schedule(team="t", name="n", members=["A"], days=[9], start=time(9), end=time(17))
         assert caught.value.message == "invalid day: 9"
+
+
+@pytest.mark.parametrize("text", ["\u0669:\u0660\u0660AM", "\uff19:\uff10\uff10AM", "\u0969:00"])
+def test_times_of_day_are_ascii(text: str) -> None:
+    # Arabic-Indic, fullwidth and Devanagari digits are digits to Python, not to us.
+    with pytest.raises(ValidationError) as caught:
+        parse_time_of_day(text, "start")
+    assert caught.value.message == "invalid start time format, use '3:04PM' format"
+
+
+def test_instants_are_ascii() -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_instant("\uff12025-04-28T14:30:00Z")
+    assert caught.value.message == "invalid time format, use RFC3339 format"

@@ -5,7 +5,8 @@ validates real responses against them, and fuzzes the server from them
 (schemathesis) so that every request the document calls valid is accepted
 and every other one refused.  Enumerations and limits come from the code that
 enforces them (``Weekday``, ``RotationKind``, ``Source``, ``MAX_TEXT``,
-``MAX_BODY``), so the document cannot drift from the behaviour.
+``MIN_PRIORITY``, ``MAX_PRIORITY``, ``MAX_EVERY``, ``MAX_BODY``, the zones the
+model accepts), so the document cannot drift from the behaviour.
 
 Text follows :func:`oncall_core.clean_text`: its pattern refuses the same
 characters (Unicode categories Cc, Cf, Zl, Zp; a test compares the two on
@@ -22,11 +23,22 @@ import sys
 import unicodedata
 import zoneinfo
 from collections.abc import Callable, Iterator
+from datetime import time
 from typing import Any
 
 import attrs
 
-from oncall_core import MAX_TEXT, RotationKind, Schedule, Source, Weekday
+from oncall_core import (
+    MAX_EVERY,
+    MAX_PRIORITY,
+    MAX_TEXT,
+    MIN_PRIORITY,
+    RotationKind,
+    Schedule,
+    Source,
+    ValidationError,
+    Weekday,
+)
 
 from ._body import MAX_BODY
 
@@ -84,13 +96,26 @@ _TIME_OF_DAY_PATTERN = (
     rf"^\s*(?:(?:[01]?[0-9]|2[0-3]):[0-5][0-9]{_FRACTION}"
     rf"|(?:0?[1-9]|1[0-2]):[0-5][0-9]{_FRACTION}\s*[AaPp][Mm])\s*$"
 )
-# RFC 3339 with an offset, in the years the server answers for (1901 to 2399, so
-# that no offset takes it out of 1900 to 2400), on days every month has.
-_INSTANT_PATTERN = (
-    r"^\s*(?:19[0-9][1-9]|19[1-9]0|2[0-3][0-9]{2})-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
-    r"[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
-    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\s*$"
-)
+# RFC 3339 with an offset, on dates that exist, in the years the server answers
+# for: a request's from 1901 to 2399, so that no offset takes it out of 1900 to
+# 2400; an answer's (always in UTC) from 1900.
+_LEAP_YEAR = r"(?:(?:19|2[0-3])(?:0[48]|[2468][048]|[13579][26])|2000)"
+
+
+def _instant_pattern(year: str) -> str:
+    date = (
+        rf"(?:{year}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+        r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+        rf"|{_LEAP_YEAR}-02-29)"
+    )
+    return (
+        rf"^\s*{date}[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
+        r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\s*$"
+    )
+
+
+_INSTANT_PATTERN = _instant_pattern(r"(?:19[0-9][1-9]|19[1-9]0|2[0-3][0-9]{2})")
+_ANSWER_INSTANT_PATTERN = _instant_pattern(r"(?:19[0-9]{2}|2[0-3][0-9]{2})")
 
 
 def _text(description: str | None = None) -> dict[str, Any]:
@@ -126,49 +151,74 @@ def _json(description: str, schema: str) -> dict[str, Any]:
     }
 
 
-# TODO(issue 9, integer ranges): the model is getting bounds for priority and
-# rotation.every (likely a 32-bit signed priority, every from 1 to 1000); take
-# them from oncall_core's constants here once they exist.
-_EVERY = {"type": "integer", "minimum": 1}
-_PRIORITY = {"type": "integer"}
-
-_ROTATION_START = {**_INSTANT, "pattern": _INSTANT_PATTERN}
-_PERIODIC = [kind.value for kind in RotationKind if kind.is_periodic]
-_ROTATION = {
-    "description": "manual (the default), per_shift, or every N hours, days or weeks",
-    "anyOf": [
-        {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {"kind": {"const": RotationKind.MANUAL.value}, "every": {"const": 1}},
-        },
-        {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["kind"],
-            "properties": {
-                "kind": {"const": RotationKind.PER_SHIFT.value},
-                "every": {"const": 1},
-                "start": _ROTATION_START,
-            },
-        },
-        {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["kind"],
-            "properties": {
-                "kind": {"enum": _PERIODIC},
-                "every": _EVERY,
-                "start": _ROTATION_START,
-            },
-        },
-    ],
+# JSON Schema's integer includes 2.0; the server wants integers written as such.
+_WRITTEN = "an integer written without a fraction or exponent"
+_EVERY = {"type": "integer", "minimum": 1, "maximum": MAX_EVERY, "description": _WRITTEN}
+_PRIORITY = {
+    "type": "integer",
+    "minimum": MIN_PRIORITY,
+    "maximum": MAX_PRIORITY,
+    "description": _WRITTEN,
 }
+
+
+def _rotation(instant_pattern: str) -> dict[str, Any]:
+    start = {**_INSTANT, "pattern": instant_pattern}
+    return {
+        "description": "manual (the default), per_shift, or every N hours, days or weeks",
+        "anyOf": [
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "kind": {"const": RotationKind.MANUAL.value},
+                    "every": {"const": 1},
+                },
+            },
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["kind"],
+                "properties": {
+                    "kind": {"const": RotationKind.PER_SHIFT.value},
+                    "every": {"const": 1},
+                    "start": start,
+                },
+            },
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["kind"],
+                "properties": {
+                    "kind": {"enum": [kind.value for kind in RotationKind if kind.is_periodic]},
+                    "every": _EVERY,
+                    "start": start,
+                },
+            },
+        ],
+    }
 
 
 @functools.cache
 def _zones() -> list[str]:
-    return sorted(zoneinfo.available_timezones())
+    # The names the model accepts, asked of the model itself.
+    return sorted(name for name in {"UTC", *zoneinfo.available_timezones()} if _zone_ok(name))
+
+
+def _zone_ok(name: str) -> bool:
+    try:
+        Schedule(
+            team="t",
+            name="n",
+            members=["m"],
+            days=[Weekday.MONDAY],
+            start=time(9),
+            end=time(17),
+            timezone=name,
+        )
+    except ValidationError:
+        return False
+    return True
 
 
 def _schedule_request() -> dict[str, Any]:
@@ -219,7 +269,7 @@ def _schedule() -> dict[str, Any]:
             "end": _TIME_OF_DAY,
             "overnight": {"type": "boolean"},
             "timezone": {"enum": _zones()},
-            "rotation": {"$ref": "#/components/schemas/Rotation"},
+            "rotation": {"$ref": "#/components/schemas/StoredRotation"},
             "priority": _PRIORITY,
         },
     }
@@ -348,7 +398,8 @@ def openapi_document() -> dict[str, Any]:
             "schemas": {
                 "ScheduleRequest": _schedule_request(),
                 "Schedule": _schedule(),
-                "Rotation": _ROTATION,
+                "Rotation": _rotation(_INSTANT_PATTERN),
+                "StoredRotation": _rotation(_ANSWER_INSTANT_PATTERN),
                 "OnCall": _ON_CALL,
                 "Error": _ERROR,
                 "Status": _STATUS,

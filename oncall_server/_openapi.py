@@ -238,9 +238,10 @@ def _schedule_request() -> dict[str, Any]:
                     "description": "'Monday' or 'Mon', any case",
                 },
             },
-            "start": _TIME_OF_DAY,
+            "start": {**_TIME_OF_DAY, "examples": ["9:00AM"]},
             "end": {
                 **_TIME_OF_DAY,
+                "examples": ["5:00PM"],
                 "description": "after start; at or before start when overnight",
             },
             "overnight": {"type": "boolean", "default": False},

@@ -28,7 +28,7 @@ from tests.server.test_api import client  # noqa: F401 (the fixture, found by na
 EXAMPLES = 40  # per operation and mode
 
 
-def _times_in_order(body: Any) -> bool:
+def times_in_order(body: Any) -> bool:
     """Whether a generated schedule's start and end agree with its overnight flag."""
     if not isinstance(body, dict):
         return True
@@ -40,14 +40,14 @@ def _times_in_order(body: Any) -> bool:
     return end <= start if body.get("overnight", False) else start < end
 
 
-def _integral_floats(value: Any) -> bool:
+def integral_floats(value: Any) -> bool:
     """Whether ``value`` holds a float with an integer value (``573.0``) anywhere."""
     if isinstance(value, float):
         return value.is_integer()
     if isinstance(value, dict):
-        return any(_integral_floats(item) for item in value.values())
+        return any(integral_floats(item) for item in value.values())
     if isinstance(value, list):
-        return any(_integral_floats(item) for item in value)
+        return any(integral_floats(item) for item in value)
     return False
 
 
@@ -75,7 +75,7 @@ def _fuzz(test_client: TestClient, operation: Any, mode: str) -> None:
     @given(case=operation.as_strategy(generation_mode=schemathesis.GenerationMode(mode)))
     def check(case: Any) -> None:
         if mode == "positive" and operation.label == "POST /schedule":
-            assume(_times_in_order(case.body) and not _integral_floats(case.body))
+            assume(times_in_order(case.body) and not integral_floats(case.body))
         case.validate_response(_send(test_client, case))
 
     check()

@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/bench_core.py            # the table (about 20 s)
+    .venv/bin/python bench/bench_core.py            # the table (about 10 s)
     .venv/bin/python bench/bench_core.py --profile  # cProfile of the warm oncall_at loop
 
 It needs the ``bench`` extra (icalendar, recurring-ical-events) and prints one
@@ -17,8 +17,9 @@ table.  What it measures:
    years after: the cost must not grow with the distance.  The team's changes
    and overrides are laid out around the measured week in both cases, so the
    two runs differ only in the distance to the anchors.
-2. ``oncall_at`` cold: building the TeamState from scratch plus the first call
-   (``compile_team`` cache cleared before each run).
+2. ``oncall_at`` cold: building the TeamState from scratch plus the first call,
+   which compiles it (each run's team has a name of its own, so the cache of
+   compiled teams, keyed on the state's value, never has it yet).
 3. ``timeline(team, A, A + 365 days)``: median of several runs.
 4. Side by side in the same process: "is someone on call at t, and in which
    window" for one Mon-Fri 9:00AM-5:00PM America/New_York schedule, answered
@@ -36,8 +37,6 @@ median, and rerun when they are far apart.
 from __future__ import annotations
 
 import gc
-import os
-import platform
 import random
 import statistics
 import sys
@@ -48,7 +47,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import recurring_ical_events
-from _report import cpu_model, verdict  # bench/ is on sys.path when run
+from _report import percentile, print_machine, print_table, verdict
 
 import oncall_core
 from oncall_core import (
@@ -62,7 +61,6 @@ from oncall_core import (
     oncall_at,
     timeline,
 )
-from oncall_core._resolve import compile_team
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -104,15 +102,16 @@ SCHEDULES = (
 )  # fmt: skip
 
 
-def build_team(around: datetime) -> TeamState:
+def build_team(around: datetime, team: str = "platform") -> TeamState:
     """The 10-schedule team, with its 50 changes and 20 overrides laid out over
-    the four weeks centred on ``around`` (seeded: every call builds the same team)."""
+    the four weeks centred on ``around`` (seeded: every call builds the same team,
+    but for its name)."""
     rng = random.Random(2024)
     schedules = []
     for name, size, days, start, end, overnight, zone, every, priority in SCHEDULES:
         schedules.append(
             Schedule(
-                team="platform",
+                team=team,
                 name=name,
                 members=[f"{name}-{n}" for n in range(size)],
                 days=days,
@@ -155,18 +154,13 @@ def build_team(around: datetime) -> TeamState:
                 reason="benchmark",
             )
         )
-    return TeamState(team="platform", schedules=schedules, changes=changes, overrides=overrides)
+    return TeamState(team=team, schedules=schedules, changes=changes, overrides=overrides)
 
 
 def spread(first: datetime, span: timedelta, count: int) -> list[datetime]:
     """``count`` instants evenly spread over [first, first + span) of real time, in UTC."""
     first, step = first.astimezone(UTC), span / count
     return [first + n * step for n in range(count)]
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def per_call_ns(
@@ -195,9 +189,8 @@ def bench_oncall_at(distance: timedelta) -> tuple[list[float], list[float], list
 
     builds, firsts = [], []
     for run in range(COLD_RUNS):
-        compile_team.cache_clear()
         started = clock.perf_counter_ns()
-        fresh = build_team(week + timedelta(days=3, hours=12))
+        fresh = build_team(week + timedelta(days=3, hours=12), f"cold-{distance.days}-{run}")
         built = clock.perf_counter_ns()
         oncall_at(fresh, instants[run * 7 % INSTANTS])
         builds.append(built - started)
@@ -212,7 +205,7 @@ def bench_timeline(distance: timedelta) -> tuple[list[float], int]:
     """(run times in ns, number of shifts) of a 365-day timeline starting at a distance."""
     first = datetime.combine(ANCHOR_DAY, time(), UTC) + distance
     team = build_team(first + timedelta(days=14))
-    compile_team(team)
+    oncall_at(team, first)  # compile and cache
     runs, shifts = [], 0
     for _ in range(TIMELINE_RUNS):
         started = clock.perf_counter_ns()
@@ -326,107 +319,72 @@ def profile() -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 
 
+def figures(times: Sequence[float], scale: float, digits: int) -> list[str]:
+    """Median and p90 of ``times`` (ns) divided by ``scale``, as table cells."""
+    return [
+        f"{statistics.median(times) / scale:.{digits}f}",
+        f"{percentile(times, 0.9) / scale:.{digits}f}",
+    ]
+
+
 def main() -> None:
     if sys.argv[1:] == ["--profile"]:
         profile()
         return
-    print(f"oncall_core benchmark: {datetime.now(UTC).isoformat(timespec='seconds')}")
-    print(f"CPU: {cpu_model()} ({os.cpu_count()} cores)")
-    print(f"Python: {platform.python_implementation()} {sys.version.split()[0]}")
+    print_machine("oncall_core benchmark")
     print()
-    rows: list[tuple[str, str, str, str, str]] = []
-
+    rows: list[list[str]] = []
     for label, distance in (("1 day", NEAR), ("20 years", FAR)):
         warm, builds, firsts = bench_oncall_at(distance)
         median = statistics.median(warm) / 1000
         rows.append(
-            (
+            [
                 f"oncall_at warm, t {label} after anchors (us/call)",
-                f"{median:.1f}",
-                f"{percentile(warm, 0.9) / 1000:.1f}",
+                *figures(warm, 1000, 1),
                 f"<= {TARGET_ONCALL_US:g}",
                 verdict(median, TARGET_ONCALL_US),
-            )
+            ]
         )
         colds = [b + f for b, f in zip(builds, firsts, strict=True)]
-        rows.append(
-            (
-                f"oncall_at cold: build TeamState + first call, {label} (us)",
-                f"{statistics.median(colds) / 1000:.0f}",
-                f"{percentile(colds, 0.9) / 1000:.0f}",
-                "-",
-                "",
-            )
-        )
-        rows.append(
-            (
-                f"  of which build TeamState, {label} (us)",
-                f"{statistics.median(builds) / 1000:.0f}",
-                f"{percentile(builds, 0.9) / 1000:.0f}",
-                "-",
-                "",
-            )
-        )
-        rows.append(
-            (
-                f"  of which compile + first call, {label} (us)",
-                f"{statistics.median(firsts) / 1000:.0f}",
-                f"{percentile(firsts, 0.9) / 1000:.0f}",
-                "-",
-                "",
-            )
-        )
+        for what, times in (
+            (f"oncall_at cold: build TeamState + first call, {label} (us)", colds),
+            (f"  of which build TeamState, {label} (us)", builds),
+            (f"  of which compile + first call, {label} (us)", firsts),
+        ):
+            rows.append([what, *figures(times, 1000, 0), "-", ""])
 
     for label, distance in (("1 day", NEAR), ("20 years", FAR)):
         runs, shifts = bench_timeline(distance)
         median = statistics.median(runs) / 1e6
         rows.append(
-            (
+            [
                 f"timeline 365 days from {label} after anchors ({shifts} shifts) (ms)",
                 f"{median:.1f}",
                 f"{max(runs) / 1e6:.1f} (max)",
                 f"<= {TARGET_TIMELINE_MS:g}",
                 verdict(median, TARGET_TIMELINE_MS),
-            )
+            ]
         )
 
     compared, covered, our_runs, their_runs, ratios = bench_ical()
     ratio = statistics.median(ratios)
-    rows.append(
-        (
-            "1 schedule: oncall_at (us/query)",
-            f"{statistics.median(our_runs) / 1000:.2f}",
-            f"{percentile(our_runs, 0.9) / 1000:.2f}",
-            "-",
-            "",
-        )
-    )
-    rows.append(
-        (
+    rows += [
+        ["1 schedule: oncall_at (us/query)", *figures(our_runs, 1000, 2), "-", ""],
+        [
             "1 schedule: recurring_ical_events .at(t) (us/query)",
-            f"{statistics.median(their_runs) / 1000:.1f}",
-            f"{percentile(their_runs, 0.9) / 1000:.1f}",
+            *figures(their_runs, 1000, 1),
             "-",
             "",
-        )
-    )
-    rows.append(
-        (
+        ],
+        [
             "  ratio recurring_ical_events / oncall_at (per round)",
             f"{ratio:.0f}x",
             f"{min(ratios):.0f}x (min)",
             f">= {TARGET_RATIO:g}x",
             verdict(ratio, TARGET_RATIO, at_least=True),
-        )
-    )
-
-    header = ("measurement", "median", "p90", "target", "")
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(5)]
-    line = "  ".join("-" * width for width in widths)
-    print("  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)))
-    print(line)
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        ],
+    ]
+    print_table(("measurement", "median", "p90", "target", ""), rows)
     print()
     print(
         f"oncall_at vs recurring_ical_events: {compared} instants compared, "

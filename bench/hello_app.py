@@ -1,17 +1,19 @@
 """The ceiling for bench/bench_server.py: a hello-world Starlette app on uvicorn.
 
 Run by the benchmark as ``python bench/hello_app.py PORT``.  It answers ``GET
-/schedule`` (any query string) with a constant JSON body shaped like the real
-answer, and is served exactly as ``oncall_server`` serves itself (see
-``oncall_server/_cli.py``): one worker, uvicorn's automatic choice of loop and
-HTTP parser (uvloop and httptools when installed, as in the ``server`` extra), no
-access log, no logging configuration.  It has no middleware, no store and no
-logging: what is left is the cost of uvicorn and Starlette themselves.
+/schedule`` (any query string) with a constant JSON body in the real answer's
+shape (built once, at import, by ``oncall_core.seed_answer``), and is served
+exactly as ``oncall_server`` serves itself (see ``oncall_server/_cli.py``): one
+worker, uvicorn's automatic choice of loop and HTTP parser (uvloop and httptools
+when installed, as in the ``server`` extra), no access log, no logging
+configuration.  It has no middleware, no store and no logging: what is left is
+the cost of uvicorn and Starlette themselves.
 """
 
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 
 import uvicorn
 from starlette.applications import Starlette
@@ -19,13 +21,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-ANSWER = {
-    "oncall": "alice",
-    "schedule": "business-hours",
-    "until": "2025-04-28T21:00:00Z",
-    "source": "rotation",
-    "next": "bob",
-}
+from oncall_core import OnCall, seed_answer
+
+ANSWER = seed_answer(
+    OnCall(
+        member="alice",
+        schedule="business-hours",
+        override=None,
+        until=datetime(2025, 4, 28, 21, tzinfo=UTC),
+        next_member="bob",
+        next_schedule="business-hours",
+    )
+)
 
 
 async def schedule(_request: Request) -> Response:

@@ -107,15 +107,8 @@ WHITE_BOX = {
     "tests/server/test_cache.py": {"oncall_server._cache"},
     "tests/server/test_slow_clients.py": {"oncall_server._limits"},
     "tests/pg/test_postgres.py": {"oncall_pg._errors"},
-    "bench/bench_core.py": {"oncall_core._resolve"},
     "bench/bench_pg.py": {"oncall_pg._queries"},
-    "bench/bench_server.py": {
-        "oncall_pg._queries",
-        "oncall_server._app",
-        "oncall_server._cache",
-        "oncall_server._logging",
-        "oncall_server._routes",
-    },
+    "bench/bench_request.py": {"oncall_server._logging", "oncall_server._routes"},
 }
 
 

@@ -8,21 +8,13 @@ enforces them (``Weekday``, ``RotationKind``, ``Source``, ``MAX_TEXT``,
 ``MIN_PRIORITY``, ``MAX_PRIORITY``, ``MAX_EVERY``, ``MAX_BODY``, the zones the
 model accepts), so the document cannot drift from the behaviour.
 
-Text follows :func:`oncall_core.clean_text`: its pattern refuses the same
-characters (Unicode categories Cc, Cf, Zl, Zp; a test compares the two on
-every code point but the surrogates), needs a character that is not white space, and refuses
-``.`` and ``..``.  ``maxLength`` counts characters before normalization, so a
-name of 200 characters that NFC makes longer is refused though the pattern
-allows it: no JSON Schema can say what NFC does.
+The patterns for text, days, times of day and instants are in ``_patterns``.
 """
 
 from __future__ import annotations
 
 import functools
-import sys
-import unicodedata
 import zoneinfo
-from collections.abc import Callable, Iterator
 from datetime import time
 from typing import Any
 
@@ -41,81 +33,13 @@ from oncall_core import (
 )
 
 from ._body import MAX_BODY
-
-# Unicode categories clean_text refuses: a test checks the pattern agrees with it.
-# Not Cs: a lone surrogate is refused too, but JSON Schema tools cannot generate
-# or match one, and a pattern that names them is not used at all by some.
-_REFUSED_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
-
-
-def _ranges(holds: Callable[[str], bool]) -> Iterator[tuple[int, int]]:
-    start = None
-    for code in range(sys.maxunicode + 2):
-        inside = code <= sys.maxunicode and holds(chr(code))
-        if inside and start is None:
-            start = code
-        elif not inside and start is not None:
-            yield start, code - 1
-            start = None
-
-
-def _char(code: int) -> str:
-    # An escape both ECMA-262 and Python read in the BMP; astral characters as
-    # themselves (ECMA's \u{...} and Python's \U... differ).
-    return f"\\u{code:04x}" if code <= 0xFFFF else chr(code)
-
-
-def _class(holds: Callable[[str], bool]) -> str:
-    return "".join(
-        _char(low) if low == high else f"{_char(low)}-{_char(high)}" for low, high in _ranges(holds)
-    )
-
-
-@functools.cache
-def _text_pattern() -> str:
-    refused = _class(lambda char: unicodedata.category(char) in _REFUSED_CATEGORIES)
-    space = _class(str.isspace)
-    allowed = f"[^{refused}]"
-    return (
-        f"^(?![{space}]*\\.\\.?[{space}]*$)"  # not "." or ".." once stripped
-        f"{allowed}*[^{refused}{space}]{allowed}*$"
-    )
-
-
-def _any_case(word: str) -> str:
-    return "".join(f"[{char.upper()}{char.lower()}]" for char in word)
-
-
-def _day_pattern() -> str:
-    names = "|".join(f"{_any_case(day.name[:3])}(?:{_any_case(day.name[3:])})?" for day in Weekday)
-    return f"^\\s*(?:{names})\\s*$"
-
-
-_FRACTION = r"(?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
-_TIME_OF_DAY_PATTERN = (
-    rf"^\s*(?:(?:[01]?[0-9]|2[0-3]):[0-5][0-9]{_FRACTION}"
-    rf"|(?:0?[1-9]|1[0-2]):[0-5][0-9]{_FRACTION}\s*[AaPp][Mm])\s*$"
+from ._patterns import (
+    ANSWER_INSTANT_PATTERN,
+    INSTANT_PATTERN,
+    TIME_OF_DAY_PATTERN,
+    day_pattern,
+    text_pattern,
 )
-# RFC 3339 with an offset, on dates that exist, in the years the server answers
-# for: a request's from 1901 to 2399, so that no offset takes it out of 1900 to
-# 2400; an answer's (always in UTC) from 1900.
-_LEAP_YEAR = r"(?:(?:19|2[0-3])(?:0[48]|[2468][048]|[13579][26])|2000)"
-
-
-def _instant_pattern(year: str) -> str:
-    date = (
-        rf"(?:{year}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
-        r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
-        rf"|{_LEAP_YEAR}-02-29)"
-    )
-    return (
-        rf"^\s*{date}[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
-        r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\s*$"
-    )
-
-
-_INSTANT_PATTERN = _instant_pattern(r"(?:19[0-9][1-9]|19[1-9]0|2[0-3][0-9]{2})")
-_ANSWER_INSTANT_PATTERN = _instant_pattern(r"(?:19[0-9]{2}|2[0-3][0-9]{2})")
 
 
 def _text(description: str | None = None) -> dict[str, Any]:
@@ -123,7 +47,7 @@ def _text(description: str | None = None) -> dict[str, Any]:
         "type": "string",
         "minLength": 1,
         "maxLength": MAX_TEXT,
-        "pattern": _text_pattern(),
+        "pattern": text_pattern(),
     }
     return {**schema, "description": description} if description else schema
 
@@ -132,7 +56,7 @@ _STRING = {"type": "string"}
 _INSTANT = {"type": "string", "format": "date-time"}
 _TIME_OF_DAY = {
     "type": "string",
-    "pattern": _TIME_OF_DAY_PATTERN,
+    "pattern": TIME_OF_DAY_PATTERN,
     "description": "'9:00AM', '9:00 pm' or '21:30'",
 }
 
@@ -234,7 +158,7 @@ def _schedule_request() -> dict[str, Any]:
                 "minItems": 1,
                 "items": {
                     "type": "string",
-                    "pattern": _day_pattern(),
+                    "pattern": day_pattern(),
                     "description": "'Monday' or 'Mon', any case",
                 },
             },
@@ -347,7 +271,7 @@ def openapi_document() -> dict[str, Any]:
                             "in": "query",
                             "required": True,
                             "description": "RFC 3339 with a UTC offset, or 'now'",
-                            "schema": {"type": "string", "pattern": f"^now$|{_INSTANT_PATTERN}"},
+                            "schema": {"type": "string", "pattern": f"^now$|{INSTANT_PATTERN}"},
                         },
                     ],
                     "responses": {
@@ -399,8 +323,8 @@ def openapi_document() -> dict[str, Any]:
             "schemas": {
                 "ScheduleRequest": _schedule_request(),
                 "Schedule": _schedule(),
-                "Rotation": _rotation(_INSTANT_PATTERN),
-                "StoredRotation": _rotation(_ANSWER_INSTANT_PATTERN),
+                "Rotation": _rotation(INSTANT_PATTERN),
+                "StoredRotation": _rotation(ANSWER_INSTANT_PATTERN),
                 "OnCall": _ON_CALL,
                 "Error": _ERROR,
                 "Status": _STATUS,

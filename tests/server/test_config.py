@@ -646,8 +646,10 @@ SECRETS = st.text(
 def test_describe_never_contains_the_password(secret: str) -> None:
     # What the output holds anyway (the masked URLs included): a secret that is part
     # of it, such as "postgr", proves nothing.
-    baseline = json.dumps(describe(Config())) + repr(Config()) + (
-        " postgresql://app:***@db/oncall postgresql://app@db/oncall?password=***"
+    baseline = (
+        json.dumps(describe(Config()))
+        + repr(Config())
+        + (" postgresql://app:***@db/oncall postgresql://app@db/oncall?password=***")
     )
     assume(secret not in baseline and quote(secret, safe="") not in baseline)
     for url in (

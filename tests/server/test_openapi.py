@@ -90,7 +90,7 @@ def test_the_text_pattern_is_the_models_text_rule(client: TestClient) -> None:
     disagree = [
         hex(code)
         for code in range(sys.maxunicode + 1)
-        if not 0xD800 <= code <= 0xDFFF  # lone surrogates: see oncall_server._openapi
+        if not 0xD800 <= code <= 0xDFFF  # lone surrogates: see oncall_server._patterns
         and bool(pattern.search(f"a{chr(code)}b")) != cleaned(f"a{chr(code)}b")
     ]
     assert disagree == []

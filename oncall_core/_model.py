@@ -106,11 +106,19 @@ def _end(moment: datetime) -> datetime:
 # One named converter per text field (see _text for the rule), so that errors name
 # the field with the seed's message for a missing value.
 def _team(value: str) -> str:
-    return clean_text(value, "team", missing="team is required")
+    return _path_segment(clean_text(value, "team", missing="team is required"), "team")
 
 
 def _name(value: str) -> str:
-    return clean_text(value, "name", missing="name is required")
+    return _path_segment(clean_text(value, "name", missing="name is required"), "name")
+
+
+def _path_segment(text: str, field: str) -> str:
+    # A team and a schedule name are segments of the schedule's URL path; "." and
+    # ".." are dot segments there, which clients remove before sending the request.
+    if text in (".", ".."):
+        raise ValidationError(f"{field} must not be '.' or '..'", field=field)
+    return text
 
 
 def _schedule_name(value: str) -> str:

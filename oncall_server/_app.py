@@ -16,8 +16,9 @@ from starlette.middleware import Middleware
 
 from oncall_core import Store
 
-from ._config import Config
+from ._config import DEFAULT_BODY_TIMEOUT, Config
 from ._errors import exception_handlers
+from ._limits import BodyTimeout
 from ._logging import RequestLog
 from ._routes import ROUTES
 from ._storage import Liveness, open_store
@@ -57,7 +58,13 @@ def create_app(
 
     return Starlette(
         routes=ROUTES,
-        middleware=[Middleware(RequestLog)],
+        middleware=[
+            Middleware(RequestLog),
+            Middleware(
+                BodyTimeout,
+                seconds=config.server.body_timeout if config else DEFAULT_BODY_TIMEOUT,
+            ),
+        ],
         exception_handlers=exception_handlers(),  # type: ignore[arg-type]
         lifespan=lifespan,
     )

@@ -1,4 +1,4 @@
-"""Request bodies: read within a size limit, parsed as JSON."""
+"""Request bodies: read within a size limit, parsed as JSON within a depth limit."""
 
 from __future__ import annotations
 
@@ -14,12 +14,16 @@ from ._errors import PayloadTooLarge
 MAX_BODY = 64 * 1024
 """The largest request body accepted, in bytes (413 beyond)."""
 
+MAX_DEPTH = 32
+"""The deepest nesting of arrays and objects accepted in a body (a schedule needs 3)."""
+
 
 async def json_body(request: Request) -> Any:
     """The request's JSON body, read up to :data:`MAX_BODY` bytes.
 
     Raises :class:`PayloadTooLarge` beyond the limit (whether the client declared
-    the length or not) and :class:`ValidationError` for a body that is not JSON.
+    the length or not), and :class:`ValidationError` ``invalid request body`` for
+    a body that is not JSON or nests deeper than :data:`MAX_DEPTH`.
     """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
@@ -30,6 +34,27 @@ async def json_body(request: Request) -> Any:
         if len(body) > MAX_BODY:
             raise PayloadTooLarge(f"request body is larger than {MAX_BODY} bytes")
     try:
-        return json.loads(body)
-    except ValueError:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        # RecursionError: the decoder recurses once per level, and a 64 KiB body
+        # can nest 32,000 levels deep.
         raise ValidationError("invalid request body") from None
+    if _depth(value) > MAX_DEPTH:
+        # Whatever handles the value next may recurse too (repr in a message,
+        # a converter): it only ever sees shallow values.
+        raise ValidationError("invalid request body")
+    return value
+
+
+def _depth(value: Any) -> int:
+    # Iterative, so that it cannot itself run out of stack.
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            depth += 1
+            deepest = max(deepest, depth)
+            stack.extend((child, depth) for child in item)
+    return deepest

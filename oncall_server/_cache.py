@@ -1,4 +1,4 @@
-"""A short-lived cache of team states in front of a shared store.
+"""A short-lived, bounded cache of team states in front of a shared store.
 
 Why: answering ``GET /schedule`` from PostgreSQL costs a round trip and a model
 build per request; most requests ask about the same few teams again and again.
@@ -9,18 +9,29 @@ The rules that keep it correct with several replicas on one database:
   another replica is seen within that time.
 - A write through this replica drops the team's entry before returning, so a
   replica always reads its own writes.
-- A load that was in flight while a write went through is not cached: every
-  write bumps the team's generation, and a load stores its result only if the
-  generation it started under is still current.
+- A load that was in flight while a write went through is not cached: a write
+  forgets the team's load in flight, and a load stores its result only if it is
+  still the team's current load.
 - Concurrent misses for one team share one load (when an entry expires under
   load, one query refreshes it, not one per request in flight); a reader that
   comes after a write never joins a load that started before it.
+
+The rule that keeps its memory flat, whatever strangers ask about: it holds at
+most ``max_entries`` entries and about ``max_bytes`` bytes, unknown teams (the
+404s) included.  Entries are kept in the order they were stored; storing one
+drops the expired entries at the front, then the oldest until both bounds hold.
+A state larger than ``max_bytes`` on its own is not cached.  Nothing else grows
+with the names asked: the loads in flight are bounded by the requests in flight.
+
+Everything here runs on one event loop, and no method awaits between reading
+and updating the dictionaries, so no lock is needed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -30,29 +41,77 @@ from oncall_core import Override, RotationChange, Schedule, Store, TeamState
 
 T = TypeVar("T")
 MAX_TTL = 1.0
+DEFAULT_MAX_ENTRIES = 10_000
+"""How many team states the cache holds at most, by default."""
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+"""About how many bytes of team states the cache holds at most, by default."""
+
+# Rough costs of the objects behind an entry, so that the byte bound counts what a
+# small entry really costs (an unknown team's entry is mostly overhead).
+_ENTRY_BYTES = 400  # the key's slot, the entry, the state object
+_ITEM_BYTES = 400  # one schedule, rotation change or override, besides its text
+_MEMBER_BYTES = 60  # one member name, besides its text
+
+
+def entry_size(team: str, state: TeamState | None) -> int:
+    """The approximate number of bytes a cache entry for ``team`` holding ``state`` uses."""
+    size = _ENTRY_BYTES + len(team.encode())
+    if state is not None:
+        for schedule in state.schedules:
+            size += _ITEM_BYTES + len(schedule.name.encode()) + len(schedule.timezone.encode())
+            size += sum(_MEMBER_BYTES + len(member.encode()) for member in schedule.members)
+        for override in state.overrides:
+            size += _ITEM_BYTES + sum(len(text.encode()) for text in _texts(override))
+        size += _ITEM_BYTES * len(state.changes)
+    return size
+
+
+def _texts(override: Override) -> list[str]:
+    return [value for value in attrs.astuple(override, recurse=False) if isinstance(value, str)]
 
 
 @attrs.define
 class _Entry:
     state: TeamState | None
     expires: float
+    size: int
 
 
 class CachedStore:
     """A :class:`oncall_core.Store` that caches ``load_team`` for ``ttl`` seconds."""
 
     def __init__(
-        self, store: Store, *, ttl: float, clock: Callable[[], float] = time.monotonic
+        self,
+        store: Store,
+        *,
+        ttl: float,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Wrap ``store``; ``0 < ttl <= 1`` seconds."""
+        """Wrap ``store``; ``0 < ttl <= 1`` seconds, at least one entry and one byte."""
         if not 0 < ttl <= MAX_TTL:
             raise ValueError(f"ttl must be above 0 and at most {MAX_TTL} seconds")
+        if max_entries < 1 or max_bytes < 1:
+            raise ValueError("max_entries and max_bytes must be at least 1")
         self._store = store
         self._ttl = ttl
+        self._max_entries = max_entries
+        self._max_bytes = max_bytes
         self._clock = clock
-        self._entries: dict[str, _Entry] = {}
-        self._generations: dict[str, int] = {}
-        self._loading: dict[str, asyncio.Future[TeamState | None]] = {}
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._bytes = 0  # the sum of the entries' sizes
+        self._loading: dict[str, asyncio.Task[TeamState | None]] = {}
+
+    @property
+    def entries(self) -> int:
+        """How many team states the cache holds now."""
+        return len(self._entries)
+
+    @property
+    def size(self) -> int:
+        """About how many bytes the cached team states use now (see :func:`entry_size`)."""
+        return self._bytes
 
     async def load_team(self, team: str) -> TeamState | None:
         """The team's state, from the cache when fresh; concurrent misses share one load."""
@@ -69,20 +128,41 @@ class CachedStore:
         return await asyncio.shield(loading)
 
     async def _load(self, team: str, now: float) -> TeamState | None:
-        generation = self._generations.get(team, 0)
         state = await self._store.load_team(team)
-        if self._generations.get(team, 0) == generation:
-            self._entries[team] = _Entry(state, now + self._ttl)
+        # Still the team's current load: no write went through since it started
+        # (a write forgets the load in flight, see _written).
+        if self._loading.get(team) is asyncio.current_task():
+            self._keep(team, _Entry(state, now + self._ttl, entry_size(team, state)), now)
         return state
 
-    def _forget(self, team: str, done: asyncio.Future[TeamState | None]) -> None:
+    def _keep(self, team: str, entry: _Entry, now: float) -> None:
+        self._drop(team)
+        if entry.size > self._max_bytes:
+            return
+        self._entries[team] = entry
+        self._bytes += entry.size
+        # Expired entries first, then the oldest, until both bounds hold.  Ends:
+        # each pass drops one entry, and the one just stored alone fits.
+        while self._entries:
+            oldest_team, oldest = next(iter(self._entries.items()))
+            over = len(self._entries) > self._max_entries or self._bytes > self._max_bytes
+            if not over and now < oldest.expires:
+                break
+            self._drop(oldest_team)
+
+    def _drop(self, team: str) -> None:
+        entry = self._entries.pop(team, None)
+        if entry is not None:
+            self._bytes -= entry.size
+
+    def _forget(self, team: str, done: asyncio.Task[TeamState | None]) -> None:
         if self._loading.get(team) is done:
             del self._loading[team]
 
     def _written(self, team: str) -> None:
-        self._generations[team] = self._generations.get(team, 0) + 1
-        self._entries.pop(team, None)
-        # A load already under way may predate the write: later readers start afresh.
+        self._drop(team)
+        # A load already under way may predate the write: it will not store its
+        # result, and later readers start afresh.
         self._loading.pop(team, None)
 
     async def _writing(self, team: str, write: Awaitable[T]) -> T:

@@ -24,6 +24,7 @@ from oncall_pg import EmbeddedPostgresError
 from ._app import create_app
 from ._config import KEYS, Config, ConfigError, StorageMode, describe, storage_mode
 from ._config_loading import load_config
+from ._limits import server_limits
 from ._listen import PortUnavailable, check_address, listen
 from ._logging import configure_logging
 from ._storage import (
@@ -198,6 +199,7 @@ def _serve(config: Config) -> int:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
+        **server_limits(config),
     )
     lost: list[str] = []
     server = uvicorn.Server(settings)
@@ -220,7 +222,7 @@ def _serve(config: Config) -> int:
     async def run() -> int:
         try:
             async with open_store(config, on_lost=on_lost) as store:
-                settings.app = create_app(store=store)
+                settings.app = create_app(config, store=store)
                 fields = _listening(config, sockets)
                 log.info("listening", extra={"fields": fields, "text": _plainly(fields)})
                 await server.serve(sockets=sockets)

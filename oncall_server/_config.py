@@ -29,7 +29,7 @@ import attrs
 
 from oncall_pg import build_conninfo, is_conninfo, redact_conninfo
 
-from ._cache import MAX_TTL
+from ._cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, MAX_TTL
 
 T = TypeVar("T")
 
@@ -94,15 +94,33 @@ def _blank_is_none(value: str | None) -> str | None:
     return value or None
 
 
+DEFAULT_BODY_TIMEOUT = 10.0  # seconds; also create_app's when given no configuration
+
 _PORT = _rule(lambda port: 1 <= port <= 65535, "must be between 1 and 65535, got {value}")
 
 
 @attrs.frozen(kw_only=True)
 class ServerConfig:
-    """Where the HTTP server listens (``server:`` in the file, ``ONCALL_SERVER__*``)."""
+    """Where the HTTP server listens (``server:`` in the file, ``ONCALL_SERVER__*``).
+
+    ``body_timeout`` is how many seconds a request's body may take to arrive (408
+    after), and ``max_connections`` how many connections are served at once (503
+    beyond); see ``oncall_server._limits``.
+    """
 
     address: str = "0.0.0.0"
     port: int = attrs.field(default=1373, validator=_PORT)
+    body_timeout: float = attrs.field(
+        default=DEFAULT_BODY_TIMEOUT,
+        validator=_rule(
+            lambda seconds: math.isfinite(seconds) and seconds > 0,
+            "must be a positive number of seconds, got {value}",
+        ),
+    )
+    max_connections: int = attrs.field(
+        default=1000,
+        validator=_rule(lambda count: count >= 1, "must be at least 1, got {value}"),
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -117,7 +135,9 @@ class DatabaseConfig:
     ``config.yaml`` has it, and ignored: the migrations ship inside ``oncall_pg``.
     ``pool_timeout`` is how many seconds a request waits for a connection.
     ``cache_ttl`` is how many seconds (0 to 1; 0: no cache) a replica may answer
-    from a team state it loaded before (see ``oncall_server._cache``).
+    from a team state it loaded before (see ``oncall_server._cache``), and
+    ``cache_max_entries`` and ``cache_max_bytes`` bound how many team states, and
+    about how many bytes of them, that cache holds.
     """
 
     url: str | None = _secret(
@@ -160,6 +180,15 @@ class DatabaseConfig:
             lambda seconds: 0 <= seconds <= MAX_TTL,  # false for nan; inf is above MAX_TTL
             f"must be from 0 to {MAX_TTL:g} seconds, got {{value}}",
         ),
+    )
+
+    cache_max_entries: int = attrs.field(
+        default=DEFAULT_MAX_ENTRIES,
+        validator=_rule(lambda count: count >= 1, "must be at least 1, got {value}"),
+    )
+    cache_max_bytes: int = attrs.field(
+        default=DEFAULT_MAX_BYTES,
+        validator=_rule(lambda size: size >= 1, "must be at least 1, got {value}"),
     )
 
     def __attrs_post_init__(self) -> None:

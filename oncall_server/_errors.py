@@ -12,6 +12,7 @@ import logging
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
 
 from oncall_core import Conflict, NotFound, StorageUnavailable, ValidationError
 
@@ -22,18 +23,25 @@ class PayloadTooLarge(Exception):
     """The request body is over the server's limit."""
 
 
+class RequestTimeout(Exception):
+    """The request body did not arrive in time (see ``oncall_server._limits``)."""
+
+
 ERROR_STATUSES: dict[type[Exception], int] = {
     ValidationError: 400,
     NotFound: 404,
     Conflict: 409,
+    RequestTimeout: 408,
     PayloadTooLarge: 413,
     StorageUnavailable: 503,
 }
 
 
-def error_response(status: int, message: str) -> JSONResponse:
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """The seed's error shape."""
-    return JSONResponse({"error": message}, status_code=status)
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 async def domain_error(_request: Request, error: Exception) -> Response:
@@ -42,6 +50,9 @@ async def domain_error(_request: Request, error: Exception) -> Response:
     if isinstance(error, StorageUnavailable):
         log.warning("storage unavailable", extra={"fields": {"error": str(error)}})
         return error_response(status, "storage unavailable")
+    if isinstance(error, RequestTimeout):
+        # The rest of the body may still come: the connection cannot be reused.
+        return error_response(status, str(error), {"Connection": "close"})
     return error_response(status, str(error))
 
 
@@ -50,10 +61,28 @@ def internal_error() -> JSONResponse:
     return error_response(500, "internal server error")
 
 
-async def http_error(_request: Request, error: Exception) -> Response:
-    """Starlette's own errors (unknown path, wrong method) in the same JSON shape."""
+async def http_error(request: Request, error: Exception) -> Response:
+    """Starlette's own errors (unknown path, wrong method) in the same JSON shape.
+
+    A 405 carries ``Allow`` (RFC 9110 requires it) with every method that some
+    route serves at the path, not only those of the first route that matched it.
+    """
     assert isinstance(error, HTTPException)
-    return error_response(error.status_code, error.detail)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return error_response(error.status_code, error.detail, headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the app's routes serve at the request's path, sorted."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return sorted(methods)
 
 
 def exception_handlers() -> dict[type[Exception], object]:

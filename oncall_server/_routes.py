@@ -1,20 +1,31 @@
 """The HTTP endpoints.  Each one parses the request, calls the core or the store,
-and maps the result to a response; no scheduling rule lives here."""
+and maps the result to a response; no scheduling rule lives here.
+
+Paths with names in them are matched on the raw, still percent-encoded path
+(:class:`SegmentRoute`): a segment is one name, whatever it decodes to, so
+``/teams/a%2Fschedules%2Fx/schedules/y`` is team ``a/schedules/x`` and
+schedule ``y``, and the ``Location`` of every ``POST`` leads back to exactly
+the schedule created.  Starlette matches the decoded path instead, where an
+encoded ``/`` is indistinguishable from a separator.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, unquote_to_bytes
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from oncall_core import (
     StorageUnavailable,
     Store,
     ValidationError,
+    clean_text,
     oncall_at,
     parse_instant,
     parse_schedule_request,
@@ -27,6 +38,49 @@ from ._errors import error_response
 from ._openapi import openapi_document
 
 NOT_ON_CALL = "no oncall member found for the given time"
+
+
+class SegmentRoute(Route):
+    """A route whose ``{name}`` parameters are whole raw path segments, percent-decoded.
+
+    A decoded segment that is not UTF-8 keeps its stray bytes as surrogates, which
+    :func:`oncall_core.clean_text` then refuses (400), as it does a NUL or a newline.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], *, methods: list[str]) -> None:
+        super().__init__(path, endpoint, methods=methods)
+        self._pattern = path.encode().split(b"/")
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """Match ``scope``'s raw path segment by segment (see the class docstring)."""
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        raw = scope.get("raw_path") or scope["path"].encode()
+        segments = raw.split(b"/")
+        if len(segments) != len(self._pattern):
+            return Match.NONE, {}
+        params: dict[str, str] = {}
+        for pattern, segment in zip(self._pattern, segments, strict=True):
+            if pattern.startswith(b"{"):
+                params[pattern[1:-1].decode()] = unquote_to_bytes(segment).decode(
+                    "utf-8", "surrogateescape"
+                )
+            elif pattern != segment:
+                return Match.NONE, {}
+        child = {"endpoint": self.endpoint, "path_params": params}
+        if self.methods and scope["method"] not in self.methods:
+            return Match.PARTIAL, child
+        return Match.FULL, child
+
+
+def _query(request: Request, name: str) -> str | None:
+    """The first value of query parameter ``name`` (as the seed's Echo reads it), or None.
+
+    Every query parameter is read through here: Starlette's ``query_params[name]``
+    would give the last of ``?team=a&team=b``.
+    """
+    values = request.query_params.getlist(name)
+    return values[0] if values else None
 
 
 def _store(request: Request) -> Store:
@@ -49,10 +103,14 @@ async def create_schedule(request: Request) -> Response:
 
 async def who_is_on_call(request: Request) -> Response:
     """``GET /schedule?team=T&time=RFC3339``: the seed's answer, every value a string."""
-    team = request.query_params.get("team", "")
-    if not team:
-        raise ValidationError("team query parameter is required", field="team")
-    text = request.query_params.get("time", "")
+    # The team is cleaned as the model cleaned it at creation (NFC, stripped...), so
+    # the lookup finds it; text the model would refuse is a 400, never a 500.
+    team = clean_text(
+        _query(request, "team") or None,
+        "team",
+        missing="team query parameter is required",
+    )
+    text = _query(request, "time")
     if not text:
         raise ValidationError("time query parameter is required", field="time")
     at = _now(request) if text == "now" else parse_instant(text)
@@ -65,9 +123,9 @@ async def who_is_on_call(request: Request) -> Response:
 
 async def get_schedule(request: Request) -> Response:
     """``GET /teams/{team}/schedules/{name}``: one stored schedule (the POST's Location)."""
-    schedule = await _store(request).get_schedule(
-        request.path_params["team"], request.path_params["name"]
-    )
+    team = clean_text(request.path_params["team"], "team")
+    name = clean_text(request.path_params["name"], "name")
+    schedule = await _store(request).get_schedule(team, name)
     return JSONResponse(to_json(schedule))
 
 
@@ -100,8 +158,8 @@ ROUTES = [
     # The hot path first: routes are tried in order.
     Route("/schedule", who_is_on_call, methods=["GET"]),
     Route("/schedule", create_schedule, methods=["POST"]),
-    # ":path" lets names contain "/" (the Location header percent-encodes it as %2F).
-    Route("/teams/{team:path}/schedules/{name:path}", get_schedule, methods=["GET"]),
+    # Names may contain "/": the Location header percent-encodes it as %2F.
+    SegmentRoute("/teams/{team}/schedules/{name}", get_schedule, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),

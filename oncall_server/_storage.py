@@ -244,7 +244,12 @@ async def open_store(
         except (OncallError, psycopg.Error, OSError) as error:
             raise StartupError(explain(error, config)) from error
         if config.database.cache_ttl:
-            store = CachedStore(store, ttl=config.database.cache_ttl)
+            store = CachedStore(
+                store,
+                ttl=config.database.cache_ttl,
+                max_entries=config.database.cache_max_entries,
+                max_bytes=config.database.cache_max_bytes,
+            )
         try:
             yield store
         finally:

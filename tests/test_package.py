@@ -105,6 +105,7 @@ def test_the_adapter_imports_no_server() -> None:
 # White-box on purpose: each of these files says so at its top, and why.
 WHITE_BOX = {
     "tests/server/test_cache.py": {"oncall_server._cache"},
+    "tests/server/test_slow_clients.py": {"oncall_server._limits"},
     "tests/pg/test_postgres.py": {"oncall_pg._errors"},
     "bench/bench_pg.py": {"oncall_pg._queries"},
     "bench/bench_request.py": {"oncall_server._logging", "oncall_server._routes"},

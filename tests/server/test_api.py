@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from oncall_core import MemoryStore
+from oncall_core import MemoryStore, Schedule, ValidationError, Weekday
 from oncall_server import create_app, load_config
 from tests.seed import WEEKDAY_SHIFT
 
@@ -130,6 +134,33 @@ def test_a_body_that_is_not_a_json_object_is_invalid(client: TestClient, body: b
     assert (response.status_code, response.json()) == (400, {"error": "invalid request body"})
 
 
+def nested(depth: int, kind: str) -> str:
+    """JSON text nesting ``depth`` arrays or objects."""
+    if kind == "array":
+        return "[" * depth + "]" * depth
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+@pytest.mark.parametrize(
+    ("depth", "where"), [(2_000, "body"), (2_000, "field"), (900, "field"), (33, "field")]
+)
+def test_deeply_nested_json_is_an_invalid_body(
+    client: TestClient, kind: str, depth: int, where: str
+) -> None:
+    # Nesting depth counts the body itself: a field's value is one level down.
+    inner = nested(depth - 1 if where == "field" else depth, kind)
+    body = inner if where == "body" else json.dumps(WEEKDAY_SHIFT)[:-1] + f', "members": {inner}}}'
+    response = client.post("/schedule", content=body.encode())
+    assert (response.status_code, response.json()) == (400, {"error": "invalid request body"})
+    assert on_call(client, "ops-team", "2025-04-28T14:30:00Z").status_code == 404
+
+
+def test_nesting_up_to_the_limit_is_read(client: TestClient) -> None:
+    body = json.dumps(WEEKDAY_SHIFT)[:-1] + f', "extra": {nested(31, "object")}}}'
+    assert client.post("/schedule", content=body.encode()).status_code == 201
+
+
 def test_a_body_over_64_kib_is_413(client: TestClient) -> None:
     big = {**WEEKDAY_SHIFT, "members": ["x" * 1000] * 70}
     response = client.post("/schedule", content=json.dumps(big).encode())
@@ -165,11 +196,35 @@ def test_health_readiness_and_request_ids(client: TestClient) -> None:
     assert len(generated) == 32
 
 
-def test_unknown_paths_and_methods_are_json_errors(client: TestClient) -> None:
+def test_unknown_paths_are_json_errors(client: TestClient) -> None:
     missing = client.get("/nothing")
-    assert missing.status_code == 404 and "error" in missing.json()
-    wrong = client.delete("/schedule")
-    assert wrong.status_code == 405 and "error" in wrong.json()
+    assert (missing.status_code, missing.json()) == (404, {"error": "Not Found"})
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/schedule", "GET, HEAD, POST"),
+        ("/teams/ops-team/schedules/Weekday%20Shift", "GET, HEAD"),
+        ("/healthz", "GET, HEAD"),
+        ("/readyz", "GET, HEAD"),
+        ("/openapi.json", "GET, HEAD"),
+    ],
+)
+def test_a_wrong_method_is_405_with_allow(client: TestClient, path: str, allow: str) -> None:
+    client.post("/schedule", json=WEEKDAY_SHIFT)
+    served = set(allow.split(", "))
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]:
+        if method in served:
+            continue
+        response = client.request(method, path)
+        assert (response.status_code, response.json()) == (
+            405,
+            {"error": "Method Not Allowed"},
+        )
+        assert response.headers["allow"] == allow
+    # Nothing changed: the schedule is still there.
+    assert on_call(client, "ops-team", "2025-04-28T14:30:00Z").json()["oncall"] == "John"
 
 
 class BrokenStore(MemoryStore):
@@ -192,6 +247,152 @@ def test_names_with_slashes_have_a_working_location(client: TestClient) -> None:
     assert client.get(created.headers["location"]).json()["name"] == "a/b"
 
 
+def test_a_location_splits_at_the_encoded_segments_not_the_decoded_path(
+    client: TestClient,
+) -> None:
+    tricky = client.post(
+        "/schedule", json={**WEEKDAY_SHIFT, "team": "alpha", "name": "x/schedules/y"}
+    )
+    other = client.post(
+        "/schedule", json={**WEEKDAY_SHIFT, "team": "alpha/schedules/x", "name": "y"}
+    )
+    assert tricky.headers["location"] == "/teams/alpha/schedules/x%2Fschedules%2Fy"
+    assert client.get(tricky.headers["location"]).json() == tricky.json()
+    assert client.get(other.headers["location"]).json() == other.json()
+    assert client.get("/teams/alpha/schedules/x/schedules/y").status_code == 404
+
+
+@pytest.mark.parametrize(("field", "dots"), [(f, d) for f in ("team", "name") for d in (".", "..")])
+def test_dot_segments_are_refused_as_names(client: TestClient, field: str, dots: str) -> None:
+    response = client.post("/schedule", json={**WEEKDAY_SHIFT, field: f" {dots} "})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"error": f"{field} must not be '.' or '..'"},
+    )
+    assert on_call(client, dots, "2025-04-28T14:30:00Z").status_code == 404
+
+
+def _accepted(text: str) -> bool:
+    """Whether the model accepts ``text`` as a team or schedule name."""
+    try:
+        Schedule(**{**SCHEDULE_ARGUMENTS, "team": text, "name": text})
+    except ValidationError:
+        return False
+    return True
+
+
+SCHEDULE_ARGUMENTS: dict[str, Any] = {
+    "team": "t",
+    "name": "n",
+    "members": ["John"],
+    "days": list(Weekday),
+    "start": dt_time(9),
+    "end": dt_time(17),
+}
+# Names with what URLs treat specially: separators, escapes, dots, spaces, non-ASCII.
+NAMES = (
+    st.sampled_from([".", "..", " . ", "...", "%2E", "a/../b"])
+    | st.text(
+        st.sampled_from("/%?#.;+&= ~\u00e9\u0301a") | st.characters(codec="utf-8"),
+        min_size=1,
+        max_size=12,
+    )
+).filter(_accepted)
+
+
+def test_every_location_leads_back_to_the_schedule_created(client: TestClient) -> None:
+    created: dict[tuple[str, str], Any] = {}  # (team, name) as the model keeps them
+
+    @given(team=NAMES, name=NAMES)
+    def post_then_follow(team: str, name: str) -> None:
+        model = Schedule(**{**SCHEDULE_ARGUMENTS, "team": team, "name": name})
+        response = client.post("/schedule", json={**WEEKDAY_SHIFT, "team": team, "name": name})
+        if (model.team, model.name) in created:  # drawn before, or the same once cleaned
+            assert response.status_code == 409
+            response = created[model.team, model.name]
+        assert response.status_code == 201
+        created[model.team, model.name] = response
+        assert client.get(response.headers["location"]).json() == response.json()
+        assert (response.json()["team"], response.json()["name"]) == (model.team, model.name)
+
+    post_then_follow()
+
+
 def test_a_time_outside_the_supported_range_names_the_parameter(client: TestClient) -> None:
     response = on_call(client, "ops-team", "3000-01-01T00:00:00Z")
     assert response.json() == {"error": "time must be between the years 1900 and 2400"}
+
+
+class TestTextInQueriesAndPaths:
+    """Query parameters and path segments follow the model's text rule (clean_text)."""
+
+    @pytest.mark.parametrize(
+        ("team", "message"),
+        [
+            ("ops\x00team", "team must not contain control or invisible characters"),
+            ("ops\u200bteam", "team must not contain control or invisible characters"),
+            ("x" * 201, "team must be at most 200 characters"),
+            ("   ", "team query parameter is required"),
+        ],
+    )
+    def test_a_team_the_model_refuses_is_400(
+        self, client: TestClient, team: str, message: str
+    ) -> None:
+        response = on_call(client, team, "2025-04-28T14:30:00Z")
+        assert (response.status_code, response.json()) == (400, {"error": message})
+
+    @pytest.mark.parametrize(
+        ("path", "message"),
+        [
+            (
+                "/teams/ops%00team/schedules/x",
+                "team must not contain control or invisible characters",
+            ),
+            (
+                "/teams/ops-team/schedules/a%0Ab",
+                "name must not contain control or invisible characters",
+            ),
+            (f"/teams/ops-team/schedules/{'x' * 201}", "name must be at most 200 characters"),
+            ("/teams/%20/schedules/x", "team is required"),
+            ("/teams/ops%FFteam/schedules/x", "team must be valid Unicode text"),
+        ],
+    )
+    def test_a_path_segment_the_model_refuses_is_400(
+        self, client: TestClient, path: str, message: str
+    ) -> None:
+        response = client.get(path)
+        assert (response.status_code, response.json()) == (400, {"error": message})
+
+    def test_a_lookup_cleans_the_team_as_the_model_did(self, client: TestClient) -> None:
+        decomposed = "e\u0301quipe"  # "équipe" in NFD; the model keeps NFC
+        created = client.post("/schedule", json={**WEEKDAY_SHIFT, "team": f" {decomposed} "})
+        assert created.json()["team"] == "\u00e9quipe"
+        for team in [decomposed, "\u00e9quipe", f"  {decomposed}"]:
+            answer = on_call(client, team, "2025-04-28T14:30:00Z")
+            assert (answer.status_code, answer.json()["oncall"]) == (200, "John")
+            path = f"/teams/{quote(team, safe='')}/schedules/Weekday%20Shift%20"
+            assert client.get(path).json() == created.json()
+
+
+def test_a_repeated_query_parameter_is_read_at_its_first_value(client: TestClient) -> None:
+    client.post("/schedule", json=WEEKDAY_SHIFT)
+    at = "2025-04-28T14:30:00Z"
+    first_team = client.get(f"/schedule?team=ops-team&team=nobody&time={at}")
+    assert (first_team.status_code, first_team.json()["oncall"]) == (200, "John")
+    last_team = client.get(f"/schedule?team=nobody&team=ops-team&time={at}")
+    assert (last_team.status_code, last_team.json()) == (
+        404,
+        {"error": "no oncall member found for the given time"},
+    )
+    first_time = client.get(f"/schedule?team=ops-team&time={at}&time=yesterday")
+    assert first_time.json()["oncall"] == "John"
+    last_time = client.get(f"/schedule?team=ops-team&time=yesterday&time={at}")
+    assert (last_time.status_code, last_time.json()) == (
+        400,
+        {"error": "invalid time format, use RFC3339 format"},
+    )
+    empty_first = client.get(f"/schedule?team=&team=ops-team&time={at}")
+    assert (empty_first.status_code, empty_first.json()) == (
+        400,
+        {"error": "team query parameter is required"},
+    )

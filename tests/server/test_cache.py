@@ -116,3 +116,47 @@ async def test_concurrent_misses_share_one_load_but_not_across_a_write() -> None
     assert all(state is old[0] for state in old)
     fresh = await after_write
     assert fresh is not None and len(fresh.schedules) == 2
+
+
+async def test_lookups_of_distinct_unknown_teams_never_exceed_max_entries() -> None:
+    cached = CachedStore(MemoryStore(), ttl=1.0, max_entries=1000, clock=Clock())
+    most = 0
+    for number in range(100_000):  # none expires: the clock stands still
+        assert await cached.load_team(f"stranger-{number}") is None
+        most = max(most, cached.entries)
+    assert most == 1000
+
+
+async def test_the_bytes_held_never_exceed_max_bytes() -> None:
+    cached = CachedStore(MemoryStore(), ttl=1.0, max_bytes=20_000, clock=Clock())
+    for number in range(2_000):
+        await cached.load_team(f"{number:0>190}")
+        assert cached.size <= 20_000
+    assert 0 < cached.entries < 2_000
+
+
+async def test_expired_entries_are_dropped_when_others_are_stored() -> None:
+    clock = Clock()
+    cached = CachedStore(MemoryStore(), ttl=0.5, clock=clock)
+    for number in range(100):
+        await cached.load_team(f"stranger-{number}")
+    clock.now += 1
+    await cached.load_team("one more")
+    assert cached.entries == 1
+
+
+async def test_a_state_larger_than_max_bytes_is_answered_but_not_cached() -> None:
+    counting = CountingStore()
+    counting.release.set()
+    cached = CachedStore(counting, ttl=1.0, max_bytes=500, clock=Clock())
+    await counting.create_schedule(schedule("day", ["Ann", "Bob", "Cid"]))
+    for _ in range(2):
+        state = await cached.load_team("ops")
+        assert state is not None and len(state.schedules) == 1
+    assert (counting.loads, cached.entries, cached.size) == (2, 0, 0)
+
+
+@pytest.mark.parametrize("bounds", [{"max_entries": 0}, {"max_bytes": 0}])
+def test_the_bounds_are_positive(bounds: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        CachedStore(MemoryStore(), ttl=1.0, **bounds)

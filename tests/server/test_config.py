@@ -76,7 +76,7 @@ def load_error(path: Path | None = None, environ: dict[str, str] | None = None) 
 
 # Every key with its default, as describe() shows it (the password masked).
 DEFAULTS: dict[str, Any] = {
-    "server": {"address": "0.0.0.0", "port": 1373},
+    "server": {"address": "0.0.0.0", "port": 1373, "body_timeout": 10.0, "max_connections": 1000},
     "database": {
         "url": None,
         "host": None,
@@ -91,6 +91,8 @@ DEFAULTS: dict[str, Any] = {
         "data_dir": None,
         "pool_timeout": 5.0,
         "cache_ttl": 0.5,
+        "cache_max_entries": 10000,
+        "cache_max_bytes": 67108864,
     },
     "logging": {"level": "info", "format": "auto"},
     "use_database": True,
@@ -137,6 +139,10 @@ KINDS = [
     ("server: {address: 10.0.0.1}", "ONCALL_SERVER__ADDRESS", "localhost", "server.address",
      "10.0.0.1", "localhost"),
     ("server: {port: 8080}", "ONCALL_SERVER__PORT", "9090", "server.port", 8080, 9090),
+    ("server: {body_timeout: 2}", "ONCALL_SERVER__BODY_TIMEOUT", "0.5", "server.body_timeout",
+     2.0, 0.5),
+    ("server: {max_connections: 20}", "ONCALL_SERVER__MAX_CONNECTIONS", "30",
+     "server.max_connections", 20, 30),
     ("database: {host: db1}", "ONCALL_DATABASE__HOST", "db2", "database.host", "db1", "db2"),
     ("database: {port: 6432}", "ONCALL_DATABASE__PORT", "7432", "database.port", 6432, 7432),
     ("database: {user: a}", "ONCALL_DATABASE__USER", "b", "database.user", "a", "b"),
@@ -157,6 +163,10 @@ KINDS = [
     ("database: {pool_timeout: 2}", "ONCALL_DATABASE__POOL_TIMEOUT", "0.5",
      "database.pool_timeout", 2.0, 0.5),
     ("database: {cache_ttl: 1}", "ONCALL_DATABASE__CACHE_TTL", "0", "database.cache_ttl", 1.0, 0.0),
+    ("database: {cache_max_entries: 7}", "ONCALL_DATABASE__CACHE_MAX_ENTRIES", "9",
+     "database.cache_max_entries", 7, 9),
+    ("database: {cache_max_bytes: 7000}", "ONCALL_DATABASE__CACHE_MAX_BYTES", "9000",
+     "database.cache_max_bytes", 7000, 9000),
     ("logging: {level: debug}", "ONCALL_LOGGING__LEVEL", "WARNING", "logging.level", "debug",
      "warning"),
     ("logging: {format: text}", "ONCALL_LOGGING__FORMAT", "JSON", "logging.format", "text",
@@ -609,7 +619,7 @@ def test_describe_is_json_shaped_like_the_file(workdir: Path) -> None:
         "data_dir": "/srv/pg",
         "migrations_path": "migrations",
     }
-    assert yaml.safe_load(SEED_CONFIG_YAML)["server"] == described["server"]
+    assert yaml.safe_load(SEED_CONFIG_YAML)["server"].items() <= described["server"].items()
 
 
 def test_describe_leaves_an_empty_password_empty() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from starlette.testclient import TestClient
 
-from oncall_core import MemoryStore
+from oncall_core import MAX_TEXT, MemoryStore, Schedule, ValidationError, Weekday, clean_text
 from oncall_server import create_app
 from tests.seed import WEEKDAY_SHIFT
 
@@ -63,3 +65,44 @@ def test_every_real_response_matches_the_document(client: TestClient) -> None:
         seen.add((method, documented, response.status_code))
     assert {path for _, path, _ in seen} == set(document["paths"])
     assert len(seen) == len(EXCHANGES)  # each exchange shows a different response
+
+
+def test_the_text_pattern_is_the_models_text_rule(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    team = document["components"]["schemas"]["ScheduleRequest"]["properties"]["team"]
+    assert (team["minLength"], team["maxLength"]) == (1, MAX_TEXT)
+    pattern = re.compile(team["pattern"])
+
+    def accepted(text: str) -> bool:
+        try:
+            Schedule(**{**SCHEDULE, "team": text})
+        except ValidationError:
+            return False
+        return True
+
+    def cleaned(text: str) -> bool:
+        try:
+            clean_text(text, "team")
+        except ValidationError:
+            return False
+        return True
+
+    disagree = [
+        hex(code)
+        for code in range(sys.maxunicode + 1)
+        if not 0xD800 <= code <= 0xDFFF  # lone surrogates: see oncall_server._patterns
+        and bool(pattern.search(f"a{chr(code)}b")) != cleaned(f"a{chr(code)}b")
+    ]
+    assert disagree == []
+    for text in [".", "..", " . ", "...", " ", "\u00a0", "a", " a ", "\u2003.\u2003", ".a"]:
+        assert bool(pattern.search(text)) == accepted(text), repr(text)
+
+
+SCHEDULE: dict[str, Any] = {
+    "team": "t",
+    "name": "n",
+    "members": ["m"],
+    "days": [Weekday.MONDAY],
+    "start": time(9),
+    "end": time(17),
+}

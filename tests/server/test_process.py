@@ -312,3 +312,15 @@ def test_migrate_reports_an_unreachable_database_in_one_log_line(tmp_path: Path)
     assert result.returncode == 1
     lines = [json.loads(line) for line in result.stderr.splitlines()]  # JSON, no traceback
     assert any(line["event"] == "migration failed" for line in lines)
+
+
+def test_the_served_app_keeps_the_configured_body_timeout(run_server: Any) -> None:
+    # `serve` builds its app around a store it opened itself: the limits of the
+    # configuration must still apply there (a stalled body is cut at 0.3 s, not 10).
+    server = run_server({"ONCALL_USE_DATABASE": "false", "ONCALL_SERVER__BODY_TIMEOUT": "0.3"})
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as connection:
+        connection.sendall(b"POST /schedule HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        response = connection.recv(65536).decode("latin-1")
+    assert response.startswith("HTTP/1.1 408 ")
+    assert '{"error":"request body not received within 0.3 seconds"}' in response
+    assert server.stop() == 0

@@ -1,0 +1,105 @@
+"""A schema-driven fuzzer (schemathesis) against the served /openapi.json, on both stores.
+
+Every request the document calls valid must be accepted (2xx, or 404/409 where
+the data is missing or already there), every request it calls invalid must be
+refused with a 4xx, and every response must match the document: status,
+headers and body (schemathesis' response checks, all of them).  Derandomized
+and bounded, so that a run is fast and the same every time.
+
+Two rules no JSON Schema can state are left out of the valid requests
+generated: a schedule's ``end`` after its ``start`` (at or before it when
+``overnight``), and integers written as integers (JSON Schema's ``integer``
+includes ``573.0``, which the server refuses).  The document says both in words.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, assume, given, settings
+from starlette.testclient import TestClient
+
+from oncall_core import ValidationError, parse_time_of_day
+from tests.server.test_api import client  # noqa: F401 (the fixture, found by name)
+
+EXAMPLES = 40  # per operation and mode
+
+
+def times_in_order(body: Any) -> bool:
+    """Whether a generated schedule's start and end agree with its overnight flag."""
+    if not isinstance(body, dict):
+        return True
+    try:
+        start = parse_time_of_day(body["start"], "start")
+        end = parse_time_of_day(body["end"], "end")
+    except (KeyError, TypeError, ValidationError):
+        return True  # the schema said so already
+    return end <= start if body.get("overnight", False) else start < end
+
+
+def integral_floats(value: Any) -> bool:
+    """Whether ``value`` holds a float with an integer value (``573.0``) anywhere."""
+    if isinstance(value, float):
+        return value.is_integer()
+    if isinstance(value, dict):
+        return any(integral_floats(item) for item in value.values())
+    if isinstance(value, list):
+        return any(integral_floats(item) for item in value)
+    return False
+
+
+def _send(test_client: TestClient, case: Any) -> Any:
+    arguments = case.as_transport_kwargs(base_url="http://testserver")
+    content = arguments.get("data")
+    return test_client.request(
+        arguments["method"],
+        case.formatted_path,
+        params=arguments.get("params"),
+        headers=arguments.get("headers"),
+        json=arguments.get("json"),
+        content=content if content is not None else None,
+    )
+
+
+def _fuzz(test_client: TestClient, operation: Any, mode: str) -> None:
+    @settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=schemathesis.GenerationMode(mode)))
+    def check(case: Any) -> None:
+        if mode == "positive" and operation.label == "POST /schedule":
+            assume(times_in_order(case.body) and not integral_floats(case.body))
+        case.validate_response(_send(test_client, case))
+
+    check()
+
+
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+def test_the_server_does_what_its_openapi_document_says(
+    client: TestClient,  # noqa: F811 (the fixture imported above)
+    mode: str,
+) -> None:
+    document = client.get("/openapi.json").json()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        schema = schemathesis.openapi.from_dict(document)
+    tried = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if (
+            mode == "negative"
+            and not operation.definition.raw.get("parameters")
+            and ("requestBody" not in operation.definition.raw)
+        ):
+            continue  # nothing to make invalid
+
+        _fuzz(client, operation, mode)
+        tried += 1
+    assert tried == (6 if mode == "positive" else 3)

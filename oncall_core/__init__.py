@@ -31,7 +31,7 @@ from ._model import (
     Weekday,
 )
 from ._resolve import everyone_on_call, oncall_at
-from ._text import MAX_REASON, MAX_TEXT, clean_text
+from ._text import MAX_REASON, MAX_TEXT, REFUSED_CATEGORIES, clean_text
 from ._timeline import gaps, hours_per_member, rotation_turns, timeline
 from ._wire import (
     converter,
@@ -56,6 +56,7 @@ __all__ = [
     "MAX_REASON",
     "MAX_TEXT",
     "MIN_PRIORITY",
+    "REFUSED_CATEGORIES",
     "Conflict",
     "Gap",
     "MemoryStore",

@@ -28,8 +28,9 @@ MAX_TEXT = 200
 MAX_REASON = 1000
 """The most characters an override's reason may have."""
 
-# Cc: controls; Cf: format (invisible); Cs: surrogates; Zl/Zp: line/paragraph separators.
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+"""The Unicode categories text may not contain: controls (Cc), invisible format
+characters (Cf), surrogates (Cs), line and paragraph separators (Zl, Zp)."""
 
 
 def clean_text(
@@ -52,7 +53,7 @@ def clean_text(
     text = unicodedata.normalize("NFC", value).strip()
     if not text:
         raise ValidationError(missing or f"{field} is required", field=field)
-    if any(unicodedata.category(char) in _REFUSED_CATEGORIES for char in text):
+    if any(unicodedata.category(char) in REFUSED_CATEGORIES for char in text):
         raise ValidationError(
             f"{field} must not contain control or invisible characters", field=field
         )

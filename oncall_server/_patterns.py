@@ -20,10 +20,10 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterator
 
-from oncall_core import Weekday
+from oncall_core import REFUSED_CATEGORIES, Weekday
 
-# Unicode categories clean_text refuses, but Cs (see the module docstring).
-_REFUSED_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
+# The Unicode categories clean_text refuses, but Cs (see the module docstring).
+_REFUSED_CATEGORIES = REFUSED_CATEGORIES - {"Cs"}
 
 
 def _ranges(holds: Callable[[str], bool]) -> Iterator[tuple[int, int]]:

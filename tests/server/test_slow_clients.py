@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
@@ -121,3 +122,33 @@ async def test_connections_beyond_max_connections_get_503(serve: object) -> None
     status, _, body = await read_response(reader)
     assert (status, json.loads(body)) == (200, {"status": "ok"})
     writer.close()
+
+
+async def test_a_client_that_leaves_before_its_body_is_no_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Straight through ASGI: the body's only message is the client's disconnect.
+    app = create_app(load_config(None, {"ONCALL_USE_DATABASE": "false"}))
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/schedule",
+        "raw_path": b"/schedule",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+    }
+    with caplog.at_level(logging.INFO):
+        await app(scope, receive, send)  # type: ignore[arg-type]
+    assert sent == []  # nobody to answer
+    records = [record for record in caplog.records if record.name == "oncall_server.access"]
+    assert [record.getMessage() for record in records] == ["request"]
+    assert records[0].fields["status"] == 499  # type: ignore[attr-defined]
+    assert not any(record.levelno >= logging.ERROR for record in caplog.records)

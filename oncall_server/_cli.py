@@ -137,23 +137,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         config = load_config(getattr(arguments, "config", None), os.environ, options)
+        if arguments.command == "check-config":
+            return _check_config(config)
+        configure_logging(config.logging.level, config.logging.format)
+        if arguments.command == "migrate":
+            return _migrate(config)
+        return _serve(config)
     except ConfigError as error:
+        # Found before anything started (loading, or checking the address): one line.
         print(f"oncall-server: configuration error: {error}", file=sys.stderr)
         return 2
-    if arguments.command == "check-config":
-        return _check_config(config)
-    configure_logging(config.logging.level, config.logging.format)
-    if arguments.command == "migrate":
-        return _migrate(config)
-    return _serve(config)
 
 
 def _check_config(config: Config) -> int:
-    try:
-        check_address(config)
-    except ConfigError as error:
-        print(f"oncall-server: configuration error: {error}", file=sys.stderr)
-        return 2
+    check_address(config)
     shown = describe(config)
     if storage_mode(config) is StorageMode.EMBEDDED:
         shown["database"]["data_dir"] = str(data_dir(config))  # the default, resolved
@@ -182,10 +179,7 @@ def _migrate(config: Config) -> int:
 def _serve(config: Config) -> int:
     """Bind, open the store, serve until SIGTERM/SIGINT; the exit status (see docs)."""
     try:
-        sockets = listen(config)
-    except ConfigError as error:
-        print(f"oncall-server: configuration error: {error}", file=sys.stderr)
-        return 2
+        sockets = listen(config)  # a ConfigError for a bad address reaches main
     except PortUnavailable as error:
         log.error("start-up failed", extra={"fields": {"error": str(error)}})
         return 3

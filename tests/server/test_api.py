@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from datetime import time as dt_time
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -16,24 +13,8 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from oncall_core import MemoryStore, Schedule, ValidationError, Weekday
-from oncall_server import create_app, load_config
+from oncall_server import create_app
 from tests.seed import WEEKDAY_SHIFT
-
-NOW = datetime(2025, 4, 28, 14, 30, tzinfo=UTC)  # a Monday
-
-
-@pytest.fixture(params=["memory", "postgres"])
-def client(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
-    monkeypatch.chdir(tmp_path)  # no stray config.yaml
-    if request.param == "memory":
-        environ = {"ONCALL_USE_DATABASE": "false"}
-    else:
-        environ = {"ONCALL_DATABASE__URL": request.getfixturevalue("database_url")}
-    app = create_app(load_config(None, environ), clock=lambda: NOW)
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 def on_call(client: TestClient, team: str, time: str) -> Any:

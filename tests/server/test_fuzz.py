@@ -23,7 +23,6 @@ from hypothesis import HealthCheck, assume, given, settings
 from starlette.testclient import TestClient
 
 from oncall_core import ValidationError, parse_time_of_day
-from tests.server.test_api import client  # noqa: F401 (the fixture, found by name)
 
 EXAMPLES = 40  # per operation and mode
 
@@ -83,7 +82,7 @@ def _fuzz(test_client: TestClient, operation: Any, mode: str) -> None:
 
 @pytest.mark.parametrize("mode", ["positive", "negative"])
 def test_the_server_does_what_its_openapi_document_says(
-    client: TestClient,  # noqa: F811 (the fixture imported above)
+    client: TestClient,
     mode: str,
 ) -> None:
     document = client.get("/openapi.json").json()

@@ -9,33 +9,15 @@ the bad request, and then checks that the team answers exactly as before.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from oncall_server import create_app, load_config
 from tests.seed import WEEKDAY_SHIFT
 
-NOW = datetime(2025, 4, 28, 14, 30, tzinfo=UTC)  # a Monday, inside the seed's shift
 NOT_A_REGION = "is not a region: use an IANA region name such as Europe/Berlin, or UTC"
 INVISIBLE = "must not contain control or invisible characters"
-
-
-@pytest.fixture(params=["memory", "postgres"])
-def client(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
-    monkeypatch.chdir(tmp_path)  # no stray config.yaml
-    if request.param == "memory":
-        environ = {"ONCALL_USE_DATABASE": "false"}
-    else:
-        environ = {"ONCALL_DATABASE__URL": request.getfixturevalue("database_url")}
-    with TestClient(create_app(load_config(None, environ), clock=lambda: NOW)) as test_client:
-        yield test_client
 
 
 def post_raw(client: TestClient, body: dict[str, Any]) -> Any:

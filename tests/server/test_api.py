@@ -377,3 +377,21 @@ def test_a_repeated_query_parameter_is_read_at_its_first_value(client: TestClien
         400,
         {"error": "team query parameter is required"},
     )
+
+
+def test_a_rotation_without_start_hands_off_on_shift_boundaries(client: TestClient) -> None:
+    # The server's clock says Monday 2025-04-28 14:30Z, inside the 9-5 UTC shift: the
+    # rotation is anchored at the next shift start, Tuesday 09:00Z, not at 14:30:00Z.
+    body = {**WEEKDAY_SHIFT, "rotation": {"kind": "weekly"}}
+    created = client.post("/schedule", json=body)
+    assert created.json()["rotation"] == {
+        "kind": "weekly",
+        "every": 1,
+        "start": "2025-04-29T09:00:00Z",
+    }
+    stored = client.get(created.headers["location"]).json()
+    assert stored["rotation"]["start"] == "2025-04-29T09:00:00Z"
+    # Tuesday's shift is John's (turn 0), Monday's the last member's (turn -1).
+    tuesday = client.get("/schedule", params={"team": "ops-team", "time": "2025-04-29T10:00:00Z"})
+    monday = client.get("/schedule", params={"team": "ops-team", "time": "2025-04-28T15:00:00Z"})
+    assert (tuesday.json()["oncall"], monday.json()["oncall"]) == ("John", "Joe")

@@ -29,6 +29,10 @@ class NotFound(OncallError):
         self.name = name
 
 
+class PastIsReadOnly(ValidationError):
+    """A change asked to take effect before now: answers about the past never change."""
+
+
 class Conflict(OncallError):
     """The request contradicts stored state (a duplicate, a concurrent change)."""
 
@@ -40,6 +44,19 @@ class ScheduleExists(Conflict):
         super().__init__(f"team {team!r} already has a schedule named {name!r}")
         self.team = team
         self.name = name
+
+
+class PreconditionFailed(OncallError):
+    """The schedule changed since the caller read it (its revision is not the one expected)."""
+
+    def __init__(self, team: str, name: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"schedule {name!r} of team {team!r} changed: revision {actual}, not {expected}"
+        )
+        self.team = team
+        self.name = name
+        self.expected = expected
+        self.actual = actual
 
 
 class StorageUnavailable(OncallError):

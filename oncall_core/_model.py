@@ -8,6 +8,7 @@ naming the field (with the seed service's wording where it had one).
 from __future__ import annotations
 
 import enum
+import itertools
 from collections.abc import Iterable
 from datetime import datetime, time
 
@@ -93,6 +94,10 @@ def _rotation_start(moment: datetime | None) -> datetime | None:
 
 def _effective(moment: datetime) -> datetime:
     return _in_utc(moment, "effective")
+
+
+def _optional_effective(moment: datetime | None) -> datetime | None:
+    return None if moment is None else _effective(moment)
 
 
 def _start(moment: datetime) -> datetime:
@@ -229,6 +234,11 @@ class Schedule:
     ``timezone``; with ``overnight`` the window ends on the next day at ``end``
     (``end == start`` means 24 hours).  Several schedules of one team may overlap:
     the highest ``priority`` wins, ties going to the schedule created first.
+
+    A Schedule is one *version* of the schedule named ``name``: it is in force
+    from ``effective`` (None: from the beginning of time, which only a first
+    version may be) until the team's next version or :class:`Deletion` of that
+    name.  ``_versions`` explains how versions hand over to each other.
     """
 
     team: str = attrs.field(converter=_team)
@@ -241,6 +251,7 @@ class Schedule:
     timezone: str = attrs.field(default="UTC", converter=_timezone)
     rotation: Rotation = MANUAL
     priority: int = 0
+    effective: datetime | None = attrs.field(default=None, converter=_optional_effective)
 
     @members.validator
     def _check_members(self, _attribute: object, members: tuple[str, ...]) -> None:
@@ -274,6 +285,27 @@ class Schedule:
             raise ValidationError(
                 f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}", field="priority"
             )
+
+
+@attrs.frozen(kw_only=True)
+class Deletion:
+    """The end of a schedule: from ``effective`` on, the schedule named ``schedule`` is
+    not in force (its answers before then stay as they were).
+
+    A later version of the same name re-creates it, with a rotation of its own.
+    """
+
+    schedule: str = attrs.field(converter=_schedule_name)
+    effective: datetime = attrs.field(converter=_effective)
+
+
+Version = Schedule | Deletion
+"""One entry of a schedule's history: a definition in force from its instant, or its end."""
+
+
+def version_name(version: Version) -> str:
+    """The name of the schedule a version belongs to."""
+    return version.name if isinstance(version, Schedule) else version.schedule
 
 
 @attrs.frozen(kw_only=True)
@@ -334,42 +366,134 @@ def _overrides(overrides: Iterable[Override]) -> tuple[Override, ...]:
     return tuple(overrides)
 
 
+def _deletions(deletions: Iterable[Deletion]) -> tuple[Deletion, ...]:
+    return tuple(deletions)
+
+
+def _by_effective(version: Version) -> tuple[bool, datetime | None]:
+    # None (the beginning of time) sorts first; the sort is stable for ties.
+    return (version.effective is not None, version.effective)
+
+
 @attrs.frozen(kw_only=True, cache_hash=True)
 class TeamState:
     """Everything needed to answer who is on call for one team.
 
-    ``schedules`` are in creation order (it breaks priority ties); ``changes`` is
-    the rotation history in the order it was appended; ``overrides`` are in
-    creation order (later ones win).
+    ``schedules`` holds every version of every schedule in the order they were
+    written (the first version of a name, or its first after a deletion, sets its
+    place in priority ties); ``deletions`` the ends of schedules; ``changes`` the
+    rotation history in the order it was appended; ``overrides`` are in creation
+    order (later ones win).
+
+    The state checks each name's history: a first version that is a definition,
+    at most one entry per instant, no deletion of a deleted schedule, and a
+    beginning-of-time version only first.  A rotation change must fall where its
+    schedule is in force, with a position below the members of the version in
+    force then.
     """
 
     team: str = attrs.field(converter=_team)
     schedules: tuple[Schedule, ...] = attrs.field(default=(), converter=_schedules)
     changes: tuple[RotationChange, ...] = attrs.field(default=(), converter=_changes)
     overrides: tuple[Override, ...] = attrs.field(default=(), converter=_overrides)
+    deletions: tuple[Deletion, ...] = attrs.field(default=(), converter=_deletions)
 
     def __attrs_post_init__(self) -> None:
-        names: set[str] = set()
         for schedule in self.schedules:
+            if not isinstance(schedule, Schedule):
+                raise ValidationError("schedules must be Schedules", field="schedules")
             if schedule.team != self.team:
                 raise ValidationError(
                     f"schedule {schedule.name!r} belongs to team {schedule.team!r}", field="team"
                 )
-            if schedule.name in names:
-                raise ValidationError(f"duplicate schedule name: {schedule.name}", field="name")
-            names.add(schedule.name)
-        members = {schedule.name: len(schedule.members) for schedule in self.schedules}
+        for deletion in self.deletions:
+            if not isinstance(deletion, Deletion):
+                raise ValidationError("deletions must be Deletions", field="deletions")
+        histories = self._histories()
+        for name, history in histories.items():
+            _check_history(name, history)
         for change in self.changes:
-            if change.schedule not in members:
+            if change.schedule not in histories:
                 raise ValidationError(f"unknown schedule: {change.schedule}", field="schedule")
-            count = members[change.schedule]
+            version = _in_force(histories[change.schedule], change.effective)
+            if version is None:
+                raise ValidationError(
+                    f"schedule {change.schedule!r} is not in force at {change.effective}",
+                    field="effective",
+                )
+            count = len(version.members)
             if change.position is not None and change.position >= count:
                 raise ValidationError(
                     f"position must be below the number of members ({count})", field="position"
                 )
         for override in self.overrides:
-            if override.schedule is not None and override.schedule not in names:
+            if override.schedule is not None and override.schedule not in histories:
                 raise ValidationError(f"unknown schedule: {override.schedule}", field="schedule")
+
+    def _histories(self) -> dict[str, tuple[Version, ...]]:
+        """Each name's versions and deletions in effective order (names in creation order)."""
+        entries: dict[str, list[Version]] = {}
+        versions: list[Version] = [*self.schedules, *self.deletions]
+        for version in versions:
+            entries.setdefault(version_name(version), []).append(version)
+        return {name: tuple(sorted(found, key=_by_effective)) for name, found in entries.items()}
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The name of every schedule the team ever had, in order of first creation."""
+        return tuple(dict.fromkeys(schedule.name for schedule in self.schedules))
+
+    def history(self, name: str) -> tuple[Version, ...]:
+        """The versions and deletions of one schedule, in order of effective instant."""
+        return self._histories().get(name, ())
+
+    def revision(self, name: str) -> int:
+        """How many versions and deletions of ``name`` have been written (0: none).
+
+        Every write of the schedule raises it by one, so it tells a reader whether
+        the schedule changed since they looked (the HTTP API's ETag).
+        """
+        return sum(1 for s in self.schedules if s.name == name) + sum(
+            1 for d in self.deletions if d.schedule == name
+        )
+
+    def schedule_at(self, name: str, at: datetime) -> Schedule | None:
+        """The version of ``name`` in force at ``at`` (None: none is)."""
+        return _in_force(self.history(name), _effective(at))
+
+    def in_force(self, at: datetime) -> tuple[Schedule, ...]:
+        """The schedules in force at ``at``, one version per name, in creation order."""
+        instant = _effective(at)
+        found = [_in_force(history, instant) for history in self._histories().values()]
+        return tuple(schedule for schedule in found if schedule is not None)
+
+
+def _in_force(history: tuple[Version, ...], instant: datetime) -> Schedule | None:
+    """The version of a name's history in force at an instant (None: none is)."""
+    current: Version | None = None
+    for version in history:
+        if version.effective is not None and version.effective > instant:
+            break
+        current = version
+    return current if isinstance(current, Schedule) else None
+
+
+def _check_history(name: str, history: tuple[Version, ...]) -> None:
+    """Refuse a schedule history that cannot be read one way only."""
+    if not isinstance(history[0], Schedule):
+        raise ValidationError(f"schedule {name!r} is deleted before it exists", field="effective")
+    for previous, version in itertools.pairwise(history):
+        if version.effective is None:
+            raise ValidationError(
+                f"only the first version of {name!r} may be in force from the beginning of time",
+                field="effective",
+            )
+        if previous.effective == version.effective:
+            raise ValidationError(
+                f"schedule {name!r} already changes at {version.effective}", field="effective"
+            )
+        if isinstance(previous, Deletion) and isinstance(version, Deletion):
+            raise ValidationError(f"schedule {name!r} is already deleted", field="effective")
 
 
 @attrs.frozen(kw_only=True)

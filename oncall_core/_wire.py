@@ -170,14 +170,18 @@ def parse_rotation(data: object, *, created_at: datetime | None = None) -> Rotat
     return Rotation(kind=kind, every=every, start=start)
 
 
-def parse_schedule_request(data: object, *, created_at: datetime | None = None) -> Schedule:
+def parse_schedule_request(
+    data: object, *, created_at: datetime | None = None, previous: Schedule | None = None
+) -> Schedule:
     """A :class:`Schedule` from the seed's ``POST /schedule`` body and our extensions.
 
     Seed fields: ``name``, ``team``, ``members``, ``days``, ``start``, ``end``;
-    extensions: ``timezone``, ``overnight``, ``rotation``, ``priority``.
-    A periodic or per-shift rotation given without ``start`` is anchored at the
-    first window start at or after ``created_at`` (the creation instant), so
-    that its handoffs fall on shift boundaries.  Raises
+    extensions: ``timezone``, ``overnight``, ``rotation``, ``priority``,
+    ``effective``.  A periodic or per-shift rotation given without ``start``
+    keeps the cadence of ``previous`` (the version it follows) when that one
+    has a rotation start; otherwise it is anchored at the first window start at
+    or after ``effective`` (or else ``created_at``, the instant of the write),
+    so that its handoffs fall on shift boundaries.  Raises
     :class:`ValidationError` with the seed's messages where it had one.
     """
     if not isinstance(data, Mapping):
@@ -192,6 +196,12 @@ def parse_schedule_request(data: object, *, created_at: datetime | None = None) 
     start = parse_time_of_day(start_text, "start")
     end = parse_time_of_day(end_text, "end")
     rotation_data = data.get("rotation", {})
+    effective_text = data.get("effective")
+    effective = (
+        parse_instant(effective_text, field="effective") if effective_text is not None else None
+    )
+    anchored_at = effective or created_at
+    inherited = previous.rotation.start if previous is not None else None
     # The remaining fields are the model's to check.
     schedule = Schedule(
         team=team,
@@ -202,13 +212,19 @@ def parse_schedule_request(data: object, *, created_at: datetime | None = None) 
         end=end,
         overnight=data.get("overnight", False),
         timezone=data.get("timezone", "UTC"),
-        rotation=parse_rotation(rotation_data, created_at=created_at),
+        rotation=parse_rotation(rotation_data, created_at=anchored_at or inherited),
         priority=data.get("priority", 0),
+        effective=effective,
     )
     rotation = schedule.rotation
-    if created_at is not None and rotation.start is not None and "start" not in rotation_data:
-        # Anchored at creation: move the anchor to the first shift boundary from then on.
-        anchor = first_window_start(schedule, created_at)
+    if rotation.start is not None and "start" not in rotation_data:
+        if inherited is not None:
+            anchor = inherited  # the old cadence continues
+        elif anchored_at is not None:
+            # Move the anchor to the first shift boundary from then on.
+            anchor = first_window_start(schedule, anchored_at)
+        else:
+            return schedule
         schedule = attrs.evolve(schedule, rotation=attrs.evolve(rotation, start=anchor))
     return schedule
 
@@ -252,6 +268,7 @@ def _unstructure_schedule(schedule: Schedule) -> dict[str, Any]:
         "timezone": schedule.timezone,
         "rotation": _unstructure_rotation(schedule.rotation),
         "priority": schedule.priority,
+        **({"effective": format_instant(schedule.effective)} if schedule.effective else {}),
     }
 
 

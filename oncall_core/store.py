@@ -7,70 +7,117 @@ cannot drift.
 
 Rules every store keeps (and the contract suite checks):
 
-- Schedules of a team keep their creation order; replacing one keeps its place.
-- Rotation history is append-only: nothing rewrites or drops a change, except
-  deleting its schedule.
+- Everything is append-only: a schedule's versions and deletions, its rotation
+  history (nothing rewrites or drops a past entry); overrides are the one
+  thing that may be deleted.
+- A write of a version applies the rules of :mod:`oncall_core._edits` (the
+  past is read-only; If-Match revisions) to the state it locked.
 - Overrides are kept in creation order and get an ``id`` from the store.
 - A call that raises changes nothing.
 - Every rule about what may be stored is the model's: a store builds the
   :class:`TeamState` a write would produce *before* committing it, so a write
-  the model refuses (a rotation position beyond the members, a replace below a
-  stored position) raises :class:`ValidationError` and stores nothing.
+  the model refuses (a rotation position beyond the members, an edit below a
+  position the stored history sets) raises :class:`ValidationError` and stores nothing.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 import attrs
 
-from ._errors import NotFound, ScheduleExists, ValidationError
-from ._model import Override, RotationChange, Schedule, TeamState
+from ._edits import (
+    CLOCK_DRIFT,
+    check_revision,
+    creation,
+    deletion,
+    edit,
+    effective_from,
+    rotation_change,
+)
+from ._errors import NotFound, ValidationError
+from ._model import Deletion, Override, RotationChange, Schedule, TeamState
+
+__all__ = [
+    "CLOCK_DRIFT",
+    "MemoryStore",
+    "Store",
+    "TeamSummary",
+    "check_new_override",
+    "check_revision",
+    "creation",
+    "deletion",
+    "edit",
+    "effective_from",
+    "override_not_found",
+    "rotation_change",
+    "schedule_not_found",
+    "team_not_found",
+]
+
+
+@attrs.frozen
+class TeamSummary:
+    """A team and how many schedules it has in force at the instant asked about."""
+
+    team: str
+    schedules: int
 
 
 class Store(Protocol):
-    """Storage of teams, schedules, rotation history and overrides."""
+    """Storage of teams, schedule versions, rotation history and overrides.
 
-    async def create_schedule(self, schedule: Schedule) -> Schedule:
-        """Store a new schedule (its team is created on first use).
+    Writes of versions take the caller's ``now`` (a store reads no clock) and
+    apply the rules of :mod:`oncall_core.store`'s write helpers
+    (:func:`creation`, :func:`edit`, :func:`deletion`) to the state they lock.
+    """
 
-        Raises :class:`ScheduleExists` when the team has a schedule of that name.
+    async def create_schedule(self, schedule: Schedule, *, now: datetime | None = None) -> Schedule:
+        """Store the first version of a schedule (its team is created on first use), or
+        re-create a deleted one; the version as stored.
+
+        Raises :class:`ScheduleExists` when the team has a schedule of that name
+        that is not deleted; see :func:`creation`.
         """
         ...
 
-    async def get_schedule(self, team: str, name: str) -> Schedule:
-        """One schedule; :class:`NotFound` if the team has none of that name."""
-        ...
+    async def edit_schedule(
+        self, schedule: Schedule, *, now: datetime, expected: int | None = None
+    ) -> Schedule:
+        """Append a version of the schedule of the same team and name; the version as
+        stored, in force from ``schedule.effective`` (None: ``now``).
 
-    async def list_schedules(self, team: str) -> tuple[Schedule, ...]:
-        """A team's schedules in creation order (empty for an unknown team)."""
-        ...
-
-    async def replace_schedule(self, schedule: Schedule) -> Schedule:
-        """Replace the schedule of the same team and name, keeping its place and history.
-
-        Raises :class:`NotFound` when there is no such schedule, and
-        :class:`ValidationError` when the stored rotation history sets a position
-        the new member list does not have.
+        See :func:`edit` for the errors; :class:`ValidationError` also when the
+        stored rotation history sets a position the new member list lacks.
         """
         ...
 
-    async def delete_schedule(self, team: str, name: str) -> None:
-        """Delete a schedule with its rotation history and the overrides limited to it.
-
-        Raises :class:`NotFound` when there is no such schedule.
-        """
+    async def delete_schedule(
+        self,
+        team: str,
+        name: str,
+        *,
+        now: datetime,
+        effective: datetime | None = None,
+        expected: int | None = None,
+    ) -> Deletion:
+        """End a schedule at ``effective`` (None: ``now``); see :func:`deletion`."""
         ...
 
-    async def list_teams(self) -> tuple[str, ...]:
-        """The names of all teams, sorted."""
+    async def list_teams(
+        self, *, at: datetime, after: str | None = None, limit: int | None = None
+    ) -> tuple[TeamSummary, ...]:
+        """Teams sorted by name (those after ``after``, at most ``limit``), each with the
+        number of its schedules in force at ``at``."""
         ...
 
     async def append_rotation_change(self, team: str, change: RotationChange) -> RotationChange:
         """Append to a schedule's rotation history.
 
         Raises :class:`NotFound` for an unknown schedule and :class:`ValidationError`
-        for a position outside the schedule's members.
+        when the schedule is not in force at the change's instant or the position
+        is outside the members of the version in force then.
         """
         ...
 
@@ -151,60 +198,60 @@ class MemoryStore:
             raise team_not_found(team)
         return record.state
 
-    def _schedule(self, team: str, name: str) -> tuple[TeamState, int]:
+    def _named(self, team: str, name: str) -> TeamState:
         record = self._teams.get(team)
-        if record is not None:
-            for index, schedule in enumerate(record.state.schedules):
-                if schedule.name == name:
-                    return record.state, index
-        raise schedule_not_found(team, name)
+        if record is None or not record.state.history(name):
+            raise schedule_not_found(team, name)
+        return record.state
 
-    async def create_schedule(self, schedule: Schedule) -> Schedule:
+    async def create_schedule(self, schedule: Schedule, *, now: datetime | None = None) -> Schedule:
         """See :meth:`Store.create_schedule`."""
         record = self._teams.get(schedule.team)
         state = record.state if record is not None else TeamState(team=schedule.team)
-        if any(s.name == schedule.name for s in state.schedules):
-            raise ScheduleExists(schedule.team, schedule.name)
-        self._keep(attrs.evolve(state, schedules=(*state.schedules, schedule)))
-        return schedule
+        version = creation(state, schedule, now)
+        self._keep(attrs.evolve(state, schedules=(*state.schedules, version)))
+        return version
 
-    async def get_schedule(self, team: str, name: str) -> Schedule:
-        """See :meth:`Store.get_schedule`."""
-        state, index = self._schedule(team, name)
-        return state.schedules[index]
+    async def edit_schedule(
+        self, schedule: Schedule, *, now: datetime, expected: int | None = None
+    ) -> Schedule:
+        """See :meth:`Store.edit_schedule`."""
+        record = self._teams.get(schedule.team)
+        state = record.state if record is not None else None
+        version = edit(state, schedule, now, expected)
+        assert state is not None  # edit found the schedule
+        self._keep(attrs.evolve(state, schedules=(*state.schedules, version)))
+        return version
 
-    async def list_schedules(self, team: str) -> tuple[Schedule, ...]:
-        """See :meth:`Store.list_schedules`."""
-        record = self._teams.get(team)
-        return record.state.schedules if record is not None else ()
-
-    async def replace_schedule(self, schedule: Schedule) -> Schedule:
-        """See :meth:`Store.replace_schedule`."""
-        state, index = self._schedule(schedule.team, schedule.name)
-        schedules = list(state.schedules)
-        schedules[index] = schedule
-        self._keep(attrs.evolve(state, schedules=schedules))
-        return schedule
-
-    async def delete_schedule(self, team: str, name: str) -> None:
+    async def delete_schedule(
+        self,
+        team: str,
+        name: str,
+        *,
+        now: datetime,
+        effective: datetime | None = None,
+        expected: int | None = None,
+    ) -> Deletion:
         """See :meth:`Store.delete_schedule`."""
-        state, index = self._schedule(team, name)
-        self._keep(
-            attrs.evolve(
-                state,
-                schedules=state.schedules[:index] + state.schedules[index + 1 :],
-                changes=[c for c in state.changes if c.schedule != name],
-                overrides=[o for o in state.overrides if o.schedule != name],
-            )
-        )
+        record = self._teams.get(team)
+        state = record.state if record is not None else None
+        ended = deletion(state, team, name, now=now, effective=effective, expected=expected)
+        assert state is not None  # deletion found the schedule
+        self._keep(attrs.evolve(state, deletions=(*state.deletions, ended)))
+        return ended
 
-    async def list_teams(self) -> tuple[str, ...]:
+    async def list_teams(
+        self, *, at: datetime, after: str | None = None, limit: int | None = None
+    ) -> tuple[TeamSummary, ...]:
         """See :meth:`Store.list_teams`."""
-        return tuple(sorted(self._teams))
+        names = sorted(name for name in self._teams if after is None or name > after)
+        return tuple(
+            TeamSummary(name, len(self._teams[name].state.in_force(at))) for name in names[:limit]
+        )
 
     async def append_rotation_change(self, team: str, change: RotationChange) -> RotationChange:
         """See :meth:`Store.append_rotation_change`."""
-        state, _ = self._schedule(team, change.schedule)
+        state = self._named(team, change.schedule)
         self._keep(attrs.evolve(state, changes=(*state.changes, change)))
         return change
 
@@ -213,7 +260,7 @@ class MemoryStore:
         check_new_override(override)
         state = self._state(team)
         if override.schedule is not None:
-            self._schedule(team, override.schedule)
+            self._named(team, override.schedule)
         stored = attrs.evolve(override, id=self._last_override_id + 1)
         self._keep(attrs.evolve(state, overrides=(*state.overrides, stored)))
         self._last_override_id += 1

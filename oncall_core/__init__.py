@@ -36,7 +36,7 @@ from ._model import (
 )
 from ._resolve import everyone_on_call, oncall_at
 from ._text import MAX_REASON, MAX_TEXT, REFUSED_CATEGORIES, clean_text
-from ._timeline import gaps, hours_per_member, rotation_turns, timeline
+from ._timeline import gaps, hours_per_member, rotation_turns, timeline, turn_in_progress
 from ._wire import (
     converter,
     format_instant,
@@ -104,4 +104,5 @@ __all__ = [
     "seed_answer",
     "timeline",
     "to_json",
+    "turn_in_progress",
 ]

@@ -541,8 +541,13 @@ class Gap:
 
 @attrs.frozen(kw_only=True)
 class Turn:
-    """One turn of a rotation: ``member``'s turn runs over [start, end)."""
+    """One turn of a rotation: ``member``'s turn runs over [start, end).
 
-    start: datetime
-    end: datetime
+    ``start`` is None for a turn that runs from the beginning of time and ``end``
+    None for one that no scheduled change ends (only a manual rotation's turn,
+    from :func:`turn_in_progress`, can be either).
+    """
+
+    start: datetime | None
+    end: datetime | None
     member: str

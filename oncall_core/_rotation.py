@@ -122,18 +122,25 @@ class History:
         turns: Turns,
         windows: WindowPattern,
         zone: ZoneInfo,
+        pin: tuple[int, int] | None = None,
     ) -> History:
-        """Fold one schedule's changes (in the order they were appended)."""
+        """Fold one schedule version's changes (in the order they were appended).
+
+        ``pin`` (instant, position), when given, comes first: a "set position"
+        at the instant the version takes effect (see ``_versions``).
+        """
         ordered = sorted(changes, key=lambda change: change.effective)  # stable: append order
+        steps = [(instant_us(change.effective), change.position) for change in ordered]
+        if pin is not None:
+            steps.insert(0, pin)
         effective: list[int] = []
         offsets: list[int] = []
         offset = 0
-        for change in ordered:
-            instant = instant_us(change.effective)
-            if change.position is None:
+        for instant, position in steps:
+            if position is None:
                 offset += 1
             else:
-                offset = change.position - turns.pinned(latest_wall(instant, zone), windows)
+                offset = position - turns.pinned(latest_wall(instant, zone), windows)
             effective.append(instant)
             offsets.append(offset)
         return cls(tuple(effective), tuple(offsets))

@@ -10,13 +10,27 @@ schedule or override changes).  The cost grows with the number of shifts in
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+import attrs
+
 from ._errors import NotFound, ValidationError
 from ._model import Gap, RotationKind, Shift, Source, TeamState, Turn
+from ._plan import Plan
 from ._resolve import Answer, compile_team, next_change, resolve
-from ._time import DAY, instant_of, latest_wall, supported_instant, to_datetime
+from ._time import (
+    DAY,
+    EARLIEST,
+    LATEST,
+    instant_of,
+    latest_wall,
+    supported_instant,
+    to_datetime,
+)
+from ._versions import CompiledTeam, Span
+from ._wire import format_instant
 
 
 def _segments(
@@ -81,15 +95,57 @@ def rotation_turns(team: TeamState, schedule: str, start: datetime, count: int) 
     turn is one window.  A turn squeezed to zero length (two handoffs inside a
     stretch of wall time the clock skips) is listed with ``start == end``: it
     still counts, so the rotation stays fair.  Members reflect the rotation
-    history in force at each turn's start.  Raises :class:`NotFound` for an
-    unknown schedule and :class:`ValidationError` for a manual rotation.
+    history in force at each turn's start.  Across a later version of the
+    schedule the turns follow that version, a turn cut at the version's instant
+    (and joined to the next when the same member keeps it); they stop where the
+    schedule is deleted or becomes manual.  Raises :class:`NotFound` when the
+    schedule is not in force at ``start`` and :class:`ValidationError` for a
+    manual rotation.
     """
     instant = supported_instant(start, "start")
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 10_000:
         raise ValidationError("count must be an integer from 0 to 10000", field="count")
-    plan = next((p for p in compile_team(team).plans if p.schedule.name == schedule), None)
-    if plan is None:
-        raise NotFound(f"no schedule named {schedule!r}", team=team.team, name=schedule)
+    compiled = compile_team(team)
+    span = _span_in_force(team, compiled, schedule, instant)
+    if span.plan is not None and span.plan.turns.kind is RotationKind.MANUAL:
+        raise ValidationError("a manual rotation has no turns", field="rotation")
+    turns: list[Turn] = []
+    at = instant
+    while True:
+        plan = span.plan
+        if plan is None or plan.turns.kind is RotationKind.MANUAL:
+            break  # deleted, or manual from here on: no more turns
+        for low, high, member in _turns_of(plan, at, count - len(turns) + 1):
+            if low >= span.end:
+                break
+            low, high = max(low, span.start), min(high, span.end)
+            previous = turns[-1] if turns else None
+            if at == span.start == low and previous and previous.member == member:
+                # The member in turn at a version's instant keeps it: one turn.
+                turns[-1] = attrs.evolve(previous, end=to_datetime(high))
+            else:
+                turns.append(Turn(start=to_datetime(low), end=to_datetime(high), member=member))
+        following = compiled.span_at(schedule, span.end) if span.end < LATEST else None
+        if len(turns) >= count or following is None:
+            break
+        at, span = span.end, following
+    return tuple(turns[:count])
+
+
+def _span_in_force(team: TeamState, compiled: CompiledTeam, schedule: str, instant: int) -> Span:
+    span = compiled.span_at(schedule, instant)
+    if span is None or span.plan is None:
+        raise NotFound(
+            f"no schedule named {schedule!r} in force at {format_instant(to_datetime(instant))}",
+            team=team.team,
+            name=schedule,
+        )
+    return span
+
+
+def _turns_of(plan: Plan, instant: int, count: int) -> list[tuple[int, int, str]]:
+    """(start, end, member) of ``count`` turns of a plan from the one in progress at
+    ``instant`` (the plan rotates by time or per shift)."""
     turns, windows, zone = plan.turns, plan.windows, plan.clock.zone
     wall = latest_wall(instant, zone)
     bounds: list[tuple[int, int]] = []  # wall (start, end) of each turn
@@ -98,24 +154,43 @@ def rotation_turns(team: TeamState, schedule: str, start: datetime, count: int) 
         for index in range(first, first + count):
             low = turns.anchor + index * turns.step
             bounds.append((low, low + turns.step))
-    elif turns.kind is RotationKind.PER_SHIFT:
+    else:
         day = windows.covering(wall)
         day = day if day is not None else windows.next_start(wall) // DAY
         for _ in range(count):
             bounds.append((day * DAY + windows.start, windows.end_of(day)))
             day = windows.first_day_at_or_after(day + 1)
-    else:
-        raise ValidationError("a manual rotation has no turns", field="rotation")
     result = []
     for low, high in bounds:
         begins = instant_of(low, zone)
         day = windows.covering(low) if turns.kind is RotationKind.PER_SHIFT else 0
         turn = turns.in_window(low, day or 0, windows) + plan.history.offset_at(begins)
-        result.append(
-            Turn(
-                start=to_datetime(begins),
-                end=to_datetime(instant_of(high, zone)),
-                member=plan.members[turn % len(plan.members)],
-            )
-        )
-    return tuple(result)
+        result.append((begins, instant_of(high, zone), plan.members[turn % len(plan.members)]))
+    return result
+
+
+def turn_in_progress(team: TeamState, schedule: str, at: datetime) -> Turn:
+    """The turn of a schedule's rotation in progress at ``at``, window or not.
+
+    For a time-based rotation, the first of :func:`rotation_turns`; for a
+    manual one, the member at the current position, from the rotation change
+    or version that put them there until the next one (``start`` None: from
+    the beginning of time; ``end`` None: no change is scheduled).  Raises
+    :class:`NotFound` when the schedule is not in force at ``at``.
+    """
+    instant = supported_instant(at, "at")
+    compiled = compile_team(team)
+    span = _span_in_force(team, compiled, schedule, instant)
+    plan = span.plan
+    assert plan is not None
+    if plan.turns.kind is not RotationKind.MANUAL:
+        return rotation_turns(team, schedule, at, 1)[0]
+    history = plan.history
+    index = bisect_right(history.effective, instant)
+    low = history.effective[index - 1] if index else span.start
+    high = history.next_after(instant) or span.end
+    return Turn(
+        start=to_datetime(low) if low > EARLIEST else None,
+        end=to_datetime(high) if high < LATEST else None,
+        member=plan.member_at(instant),
+    )

@@ -25,14 +25,25 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
+import attrs
 from hypothesis import strategies as st
 
-from ._model import Override, Rotation, RotationChange, RotationKind, Schedule, TeamState, Weekday
+from ._model import (
+    Deletion,
+    Override,
+    Rotation,
+    RotationChange,
+    RotationKind,
+    Schedule,
+    TeamState,
+    Weekday,
+)
 
 __all__ = [
     "MEMBERS",
     "ZONES",
     "instants",
+    "later_version",
     "overrides",
     "rotation_changes",
     "rotations",
@@ -227,20 +238,66 @@ def rotation_changes(schedules: Sequence[Schedule]) -> st.SearchStrategy[Rotatio
 
 
 @st.composite
+def later_version(draw: st.DrawFn, previous: Schedule, effective: datetime) -> Schedule:
+    """A version of ``previous``'s schedule taking effect at ``effective``: often an
+    edit of its members or rotation alone (so the handover keeps a member, or the
+    old cadence continues), sometimes an entirely different definition."""
+    kind = draw(st.sampled_from(["members", "rotation", "priority", "anything"]))
+    if kind == "members":
+        edited = attrs.evolve(
+            previous, members=draw(st.lists(st.sampled_from(MEMBERS), min_size=1, max_size=4))
+        )
+    elif kind == "rotation":
+        edited = attrs.evolve(previous, rotation=draw(rotations(previous.timezone)))
+    elif kind == "priority":
+        edited = attrs.evolve(previous, priority=draw(st.integers(min_value=0, max_value=2)))
+    else:
+        edited = draw(schedules(team=previous.team, name=previous.name))
+    return attrs.evolve(edited, effective=effective)
+
+
+@st.composite
 def team_states(
     draw: st.DrawFn,
     *,
     max_schedules: int = 3,
     max_changes: int = 3,
     max_overrides: int = 3,
+    max_versions: int = 2,
 ) -> TeamState:
-    """Team states with overlapping schedules, rotation history and overrides."""
+    """Team states with overlapping schedules, later versions and deletions of them
+    (up to ``max_versions`` per schedule), rotation history and overrides.
+
+    Rotation changes that would fall where their schedule is not in force are
+    dropped, and positions are reduced to the members of the version in force.
+    """
     count = draw(st.integers(min_value=1, max_value=max_schedules))
     names = [f"s{index}" for index in range(count)]
-    drawn = [draw(schedules(name=name)) for name in names]
-    return TeamState(
-        team="team",
-        schedules=drawn,
-        changes=draw(st.lists(rotation_changes(drawn), max_size=max_changes)),
+    first = [draw(schedules(name=name)) for name in names]
+    later: list[Schedule] = []
+    deletions: list[Deletion] = []
+    for schedule in first:
+        moments = sorted(draw(st.sets(instants(), max_size=max_versions)))
+        previous: Schedule | None = schedule
+        for moment in moments:
+            if previous is not None and draw(st.booleans()) and draw(st.booleans()):
+                deletions.append(Deletion(schedule=schedule.name, effective=moment))
+                previous = None
+                continue
+            version = draw(later_version(previous or schedule, moment))
+            later.append(version)
+            previous = version
+    draft = TeamState(team="team", schedules=[*first, *later], deletions=deletions)
+    changes = []
+    for change in draw(st.lists(rotation_changes(first), max_size=max_changes)):
+        version = draft.schedule_at(change.schedule, change.effective)
+        if version is None:
+            continue
+        if change.position is not None:
+            change = attrs.evolve(change, position=change.position % len(version.members))
+        changes.append(change)
+    return attrs.evolve(
+        draft,
+        changes=changes,
         overrides=draw(st.lists(overrides(names), max_size=max_overrides)),
     )

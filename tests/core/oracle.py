@@ -97,23 +97,74 @@ def turn(schedule: Schedule, at: datetime, day: date | None) -> int:
 
 
 def member(team: TeamState, schedule: Schedule, at: datetime, day: date | None) -> str:
-    """The rotation's member at ``at``, with the rotation history folded in."""
+    """The rotation's member at ``at`` under the version ``schedule``."""
+    offset = _offset(team, schedule, at, before=False)
+    return schedule.members[(turn(schedule, at, day) + offset) % len(schedule.members)]
+
+
+def _offset(team: TeamState, schedule: Schedule, at: datetime, *, before: bool) -> int:
+    """The rotation offset of the version ``schedule`` at ``at``: the handover from the
+    version before it, then its rotation changes up to ``at`` (``before``: strictly
+    before ``at``)."""
+    history = team.history(schedule.name)
+    index = history.index(schedule)
+    since = schedule.effective
     offset = 0
-    changes = [c for c in team.changes if c.schedule == schedule.name]
+    previous = history[index - 1] if index else None
+    if isinstance(previous, Schedule):
+        # The handover: whoever held the turn at the version's instant keeps it.
+        assert since is not None
+        place = turn(previous, since, covering_day(previous, since)) + _offset(
+            team, previous, since, before=True
+        )
+        place %= len(previous.members)
+        held = previous.members[place]
+        if place < len(schedule.members) and schedule.members[place] == held:
+            position = place
+        elif held in schedule.members:
+            position = schedule.members.index(held)
+        else:
+            position = 0
+        offset = position - turn(schedule, since, covering_day(schedule, since))
+    changes = [
+        c
+        for c in team.changes
+        if c.schedule == schedule.name and (since is None or c.effective >= since)
+    ]
     for change in sorted(changes, key=lambda c: c.effective):
-        if change.effective > at:
+        if change.effective > at or (before and change.effective == at):
             break
         if change.position is None:
             offset += 1
         else:
             at_change = change.effective
             offset = change.position - turn(schedule, at_change, covering_day(schedule, at_change))
-    return schedule.members[(turn(schedule, at, day) + offset) % len(schedule.members)]
+    return offset
+
+
+def in_force(team: TeamState, at: datetime) -> list[tuple[int, Schedule]]:
+    """(creation rank, version) of each schedule in force at ``at``."""
+    found = []
+    for name in team.names:
+        history = team.history(name)
+        current = None
+        for index, version in enumerate(history):
+            if version.effective is None or version.effective <= at:
+                current = index
+        if current is None or not isinstance(history[current], Schedule):
+            continue
+        first = current
+        while first > 0 and isinstance(history[first - 1], Schedule):
+            first -= 1
+        version = history[current]
+        assert isinstance(version, Schedule)
+        found.append((team.schedules.index(history[first]), version))  # type: ignore[arg-type]
+    return found
 
 
 def answer(team: TeamState, at: datetime) -> tuple[str, str | None, bool] | None:
     """(member, schedule name, whether an override applied) at ``at``, or None."""
-    ranked = sorted(enumerate(team.schedules), key=lambda pair: (-pair[1].priority, pair[0]))
+    ranked = sorted(in_force(team, at), key=lambda pair: (-pair[1].priority, pair[0]))
     for _, schedule in ranked:
         day = covering_day(schedule, at)
         if day is None:

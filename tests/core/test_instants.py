@@ -245,7 +245,9 @@ def written_in(state: TeamState, zone: tzinfo) -> TeamState:
     """The same state with every instant written in ``zone``."""
 
     def rewritten(schedule: Schedule) -> Schedule:
-        start = schedule.rotation.start
+        start, effective = schedule.rotation.start, schedule.effective
+        if effective is not None:
+            schedule = attrs.evolve(schedule, effective=effective.astimezone(zone))
         if start is None:
             return schedule
         return attrs.evolve(
@@ -256,6 +258,9 @@ def written_in(state: TeamState, zone: tzinfo) -> TeamState:
         state,
         schedules=[rewritten(schedule) for schedule in state.schedules],
         changes=[attrs.evolve(c, effective=c.effective.astimezone(zone)) for c in state.changes],
+        deletions=[
+            attrs.evolve(d, effective=d.effective.astimezone(zone)) for d in state.deletions
+        ],
         overrides=[
             attrs.evolve(o, start=o.start.astimezone(zone), end=o.end.astimezone(zone))
             for o in state.overrides

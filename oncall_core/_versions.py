@@ -1,0 +1,182 @@
+"""Schedule versions: which definition is in force at each instant, and how one
+hands over to the next.
+
+A schedule is a sequence of versions, each in force from its ``effective``
+instant until the next version or deletion of its name (the first may be in
+force from the beginning of time).  Every instant is resolved against the
+versions in force *at that instant*, so adding a version at E changes no
+answer before E: "who was on call last Tuesday at 03:00?" keeps its answer
+after any later edit, deletion or rotation change.
+
+The handover rule
+-----------------
+When a version takes effect at E, after another version of the same schedule:
+
+- The member whose turn is in progress at E under the old version (its turn
+  at E, with the rotation changes before E; for ``per_shift`` the shift in
+  progress at E, or else the next to start) keeps the turn, if the new version
+  still has them: at the same place in the list if it holds them, else at
+  their first place.  Otherwise the new version's first member takes it.
+- From E on, the new windows, zone, rotation kind and anchor apply.  A
+  rotation's ``start`` re-anchors the handoffs; a version written without one
+  keeps the old anchor (``parse_schedule_request``'s ``previous``), so the old
+  cadence continues.
+- Rotation changes effective at or after E apply to the new version, positions
+  counting in its member list; those before E stay with the old one.
+
+The handover is a "set position" at E at the head of the new version's rotation
+history, so it is the same arithmetic as a rotation change.  A version that
+re-creates a deleted schedule starts afresh, as a first version does.
+
+Precedence between schedules is decided per stretch: between two consecutive
+version instants of the team, the versions in force are ordered by priority,
+then by when their schedule was created (a re-created schedule counts from its
+re-creation).
+"""
+
+from __future__ import annotations
+
+import functools
+from bisect import bisect_right
+from collections.abc import Sequence
+
+import attrs
+
+from ._model import Deletion, Schedule, TeamState, Version, version_name
+from ._overrides import OverrideMap
+from ._plan import Lineup, Plan
+from ._time import EARLIEST, LATEST, instant_us
+
+
+@attrs.frozen(eq=False)
+class Span:
+    """One version of a schedule compiled, in force over [start, end)."""
+
+    start: int
+    end: int
+    plan: Plan | None  # None: the schedule is deleted over the span
+    rank: int  # when this life of the schedule was created (ties of priority)
+
+
+class Chain:
+    """One schedule's versions in effective order, compiled on first use.
+
+    A version's plan needs the plan before it (the handover), so plans are
+    compiled in order, each once.
+    """
+
+    def __init__(
+        self,
+        entries: Sequence[tuple[int, Schedule | Deletion, int]],
+        state: TeamState,
+        overrides: OverrideMap,
+    ) -> None:
+        """``entries``: (start instant, version, append index) in effective order."""
+        self._entries = entries
+        self._state = state
+        self._overrides = overrides
+        self.starts = tuple(start for start, _, _ in entries)
+        self._spans: list[Span] = []
+
+    def span(self, index: int) -> Span:
+        """The compiled span of the ``index``-th version."""
+        while len(self._spans) <= index:
+            self._spans.append(self._compile(len(self._spans)))
+        return self._spans[index]
+
+    def span_at(self, instant: int) -> Span | None:
+        """The span in force at ``instant`` (None: before the first version)."""
+        index = bisect_right(self.starts, instant) - 1
+        return self.span(index) if index >= 0 else None
+
+    def _compile(self, index: int) -> Span:
+        start, version, appended = self._entries[index]
+        end = self.starts[index + 1] if index + 1 < len(self.starts) else LATEST
+        if isinstance(version, Deletion):
+            return Span(start, end, None, appended)
+        previous = self.span(index - 1) if index else None
+        pin = None
+        rank = appended
+        if previous is not None and previous.plan is not None:
+            rank = previous.rank
+            pin = (start, _handover(previous.plan, version, start))
+        name = version.name
+        changes = [
+            change
+            for change in self._state.changes
+            if change.schedule == name and start <= instant_us(change.effective) < end
+        ]
+        return Span(start, end, Plan.of(version, changes, self._overrides, pin), rank)
+
+
+def _handover(old: Plan, new: Schedule, instant: int) -> int:
+    """The position in ``new``'s members of the turn in progress at ``instant``."""
+    wall = old.clock.latest_wall(instant)
+    turn = old.turns.pinned(wall, old.windows) + old.history.offset_at(instant - 1)
+    place = turn % len(old.members)
+    member = old.members[place]
+    if place < len(new.members) and new.members[place] == member:
+        return place
+    return new.members.index(member) if member in new.members else 0
+
+
+class CompiledTeam:
+    """A team state compiled for resolution: each schedule's chain of versions, and
+    the lineup in force between consecutive version instants (built on first use)."""
+
+    def __init__(self, chains: dict[str, Chain], fallback: OverrideMap | None) -> None:
+        """Chains by name in creation order; ``fallback``: the team-wide overrides."""
+        self._chains = chains
+        self._fallback = fallback
+        # The instants at which some schedule's version changes: between two of
+        # them, the lineup is fixed.
+        self.bounds = tuple(
+            sorted({s for chain in chains.values() for s in chain.starts if s > EARLIEST})
+        )
+        self._lineups: dict[int, Lineup] = {}
+        self._alone: dict[str, CompiledTeam] = {}
+
+    def lineup_at(self, instant: int) -> tuple[Lineup, int | None]:
+        """The lineup in force at ``instant`` and the instant it ends (None: never)."""
+        index = bisect_right(self.bounds, instant)
+        lineup = self._lineups.get(index)
+        if lineup is None:
+            lineup = self._lineups[index] = self._lineup(index)
+        return lineup, self.bounds[index] if index < len(self.bounds) else None
+
+    def _lineup(self, index: int) -> Lineup:
+        at = self.bounds[index - 1] if index else EARLIEST
+        spans = [chain.span_at(at) for chain in self._chains.values()]
+        live = [(span.plan, span.rank) for span in spans if span is not None and span.plan]
+        live.sort(key=lambda entry: (-entry[0].schedule.priority, entry[1]))
+        return Lineup(tuple(plan for plan, _ in live), self._fallback)
+
+    def alone(self, name: str) -> CompiledTeam:
+        """The same team restricted to one schedule, without team-wide overrides."""
+        found = self._alone.get(name)
+        if found is None:
+            found = self._alone[name] = CompiledTeam({name: self._chains[name]}, None)
+        return found
+
+    def span_at(self, name: str, instant: int) -> Span | None:
+        """The span of schedule ``name`` in force at ``instant`` (None: none, or no
+        such schedule)."""
+        chain = self._chains.get(name)
+        return chain.span_at(instant) if chain is not None else None
+
+
+@functools.lru_cache(maxsize=256)
+def compile_team(state: TeamState) -> CompiledTeam:
+    """A team state compiled for resolution (cached: states are immutable)."""
+    entries: dict[str, list[tuple[int, Schedule | Deletion, int]]] = {}
+    versions: list[Version] = [*state.schedules, *state.deletions]
+    for appended, version in enumerate(versions):
+        start = EARLIEST if version.effective is None else instant_us(version.effective)
+        entries.setdefault(version_name(version), []).append((start, version, appended))
+    chains = {}
+    for name, found in entries.items():
+        found.sort(key=lambda entry: entry[0])  # stable; the model refuses equal instants
+        limited = OverrideMap.of([o for o in state.overrides if o.schedule in (None, name)])
+        chains[name] = Chain(found, state, limited)
+    team_wide = OverrideMap.of([o for o in state.overrides if o.schedule is None])
+    return CompiledTeam(chains, team_wide)

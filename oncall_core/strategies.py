@@ -290,11 +290,11 @@ def team_states(
     draft = TeamState(team="team", schedules=[*first, *later], deletions=deletions)
     changes = []
     for change in draw(st.lists(rotation_changes(first), max_size=max_changes)):
-        version = draft.schedule_at(change.schedule, change.effective)
-        if version is None:
+        in_force = draft.schedule_at(change.schedule, change.effective)
+        if in_force is None:
             continue
         if change.position is not None:
-            change = attrs.evolve(change, position=change.position % len(version.members))
+            change = attrs.evolve(change, position=change.position % len(in_force.members))
         changes.append(change)
     return attrs.evolve(
         draft,

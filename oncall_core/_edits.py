@@ -89,7 +89,7 @@ def creation(state: TeamState | None, schedule: Schedule, now: datetime | None) 
 
 
 def edit(
-    state: TeamState | None, schedule: Schedule, now: datetime, expected: int | None
+    state: TeamState | None, schedule: Schedule, now: datetime, expected: int | None = None
 ) -> Schedule:
     """The version an edit appends: ``schedule`` from its ``effective`` (None: now) on.
 

@@ -110,12 +110,12 @@ def rotation_turns(team: TeamState, schedule: str, start: datetime, count: int) 
     if span.plan is not None and span.plan.turns.kind is RotationKind.MANUAL:
         raise ValidationError("a manual rotation has no turns", field="rotation")
     turns: list[Turn] = []
-    at = instant
+    at, first = instant, span
     while True:
         plan = span.plan
         if plan is None or plan.turns.kind is RotationKind.MANUAL:
             break  # deleted, or manual from here on: no more turns
-        for low, high, member in _turns_of(plan, at, count - len(turns) + 1):
+        for low, high, member in _turns_of(plan, at, count - len(turns) + 1, span.start):
             if low >= span.end:
                 break
             low, high = max(low, span.start), min(high, span.end)
@@ -129,6 +129,14 @@ def rotation_turns(team: TeamState, schedule: str, start: datetime, count: int) 
         if len(turns) >= count or following is None:
             break
         at, span = span.end, following
+    if turns and turns[0].start == to_datetime(first.start) and first.start > EARLIEST:
+        # Cut at the version's instant: a member who kept the turn has held it longer.
+        earlier = compiled.span_at(schedule, first.start - 1)
+        plan = earlier.plan if earlier is not None else None
+        if plan is not None and plan.turns.kind is not RotationKind.MANUAL:
+            held = rotation_turns(team, schedule, to_datetime(first.start - 1), 1)[0]
+            if held.member == turns[0].member:
+                turns[0] = attrs.evolve(turns[0], start=held.start)
     return tuple(turns[:count])
 
 
@@ -143,9 +151,10 @@ def _span_in_force(team: TeamState, compiled: CompiledTeam, schedule: str, insta
     return span
 
 
-def _turns_of(plan: Plan, instant: int, count: int) -> list[tuple[int, int, str]]:
+def _turns_of(plan: Plan, instant: int, count: int, since: int) -> list[tuple[int, int, str]]:
     """(start, end, member) of ``count`` turns of a plan from the one in progress at
-    ``instant`` (the plan rotates by time or per shift)."""
+    ``instant`` (the plan rotates by time or per shift; it is in force from ``since``,
+    so a turn that began earlier has the member the plan gives it then)."""
     turns, windows, zone = plan.turns, plan.windows, plan.clock.zone
     wall = latest_wall(instant, zone)
     bounds: list[tuple[int, int]] = []  # wall (start, end) of each turn
@@ -164,7 +173,7 @@ def _turns_of(plan: Plan, instant: int, count: int) -> list[tuple[int, int, str]
     for low, high in bounds:
         begins = instant_of(low, zone)
         day = windows.covering(low) if turns.kind is RotationKind.PER_SHIFT else 0
-        turn = turns.in_window(low, day or 0, windows) + plan.history.offset_at(begins)
+        turn = turns.in_window(low, day or 0, windows) + plan.history.offset_at(max(begins, since))
         result.append((begins, instant_of(high, zone), plan.members[turn % len(plan.members)]))
     return result
 

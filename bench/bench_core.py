@@ -21,7 +21,12 @@ table.  What it measures:
    which compiles it (each run's team has a name of its own, so the cache of
    compiled teams, keyed on the state's value, never has it yet).
 3. ``timeline(team, A, A + 365 days)``: median of several runs.
-4. Side by side in the same process: "is someone on call at t, and in which
+4. Schedule versions: ``oncall_at`` warm on the same team and on the team with
+   100 versions per schedule (each a new member list, spread over the year
+   before the measured week), batches interleaved; the per-query cost must not
+   grow with the versions beyond a bisection.  Also the cold compile of the
+   versioned team (issue 13's cold path).
+5. Side by side in the same process: "is someone on call at t, and in which
    window" for one Mon-Fri 9:00AM-5:00PM America/New_York schedule, answered
    by ``oncall_at`` and by ``recurring_ical_events.of(calendar).at(t)`` on the
    same schedule written as an iCalendar VEVENT with a weekly RRULE (what
@@ -45,6 +50,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import attrs
 import icalendar
 import recurring_ical_events
 from _report import percentile, print_machine, print_table, verdict
@@ -214,7 +220,49 @@ def bench_timeline(distance: timedelta) -> tuple[list[float], int]:
     return runs, shifts
 
 
-# --- 4: against recurring_ical_events -------------------------------------------------------
+# --- 4: schedule versions ------------------------------------------------------------------
+
+VERSIONS = 100
+
+
+def with_versions(team: TeamState, count: int, before: datetime) -> TeamState:
+    """``team`` with ``count - 1`` later versions of each schedule (a member list of
+    its own each time), spread over the year before ``before``."""
+    later = []
+    for schedule in team.schedules:
+        for n in range(1, count):
+            effective = before - timedelta(days=365) + n * timedelta(days=365) / count
+            turned = n % len(schedule.members)  # same length: the history's positions hold
+            rotated = [*schedule.members[turned:], *schedule.members[:turned]]
+            members = [*rotated[:-1], f"{schedule.name}-v{n}"]
+            later.append(attrs.evolve(schedule, members=members, effective=effective))
+    return attrs.evolve(team, schedules=(*team.schedules, *later))
+
+
+def bench_versions() -> tuple[list[float], list[float], list[float]]:
+    """(warm ns per call with 1 version, with VERSIONS versions, cold compile ns)."""
+    week = datetime.combine(ANCHOR_DAY, time(), UTC) + NEAR + timedelta(days=400)
+    instants = spread(week, timedelta(days=7), INSTANTS)
+    plain = build_team(week + timedelta(days=3, hours=12))
+    versioned = with_versions(plain, VERSIONS, week)
+    oncall_at(plain, instants[0])
+    oncall_at(versioned, instants[0])
+    ones, hundreds = [], []
+    for _ in range(BATCHES):
+        ones += per_call_ns(lambda t: oncall_at(plain, t), instants, 1)
+        hundreds += per_call_ns(lambda t: oncall_at(versioned, t), instants, 1)
+    compiles = []
+    for run in range(COLD_RUNS):
+        fresh = with_versions(
+            build_team(week + timedelta(days=3, hours=12), f"cold-versions-{run}"), VERSIONS, week
+        )
+        started = clock.perf_counter_ns()
+        oncall_at(fresh, instants[run * 7 % INSTANTS])
+        compiles.append(clock.perf_counter_ns() - started)
+    return ones, hundreds, compiles
+
+
+# --- 5: against recurring_ical_events -------------------------------------------------------
 
 ICAL_TEXT = """\
 BEGIN:VCALENDAR
@@ -365,6 +413,31 @@ def main() -> None:
                 verdict(median, TARGET_TIMELINE_MS),
             ]
         )
+
+    ones, hundreds, compiles = bench_versions()
+    growth = statistics.median(hundreds) / statistics.median(ones)
+    rows += [
+        ["oncall_at warm, 1 version per schedule (us/call)", *figures(ones, 1000, 1), "-", ""],
+        [
+            f"oncall_at warm, {VERSIONS} versions per schedule (us/call)",
+            *figures(hundreds, 1000, 1),
+            "-",
+            "",
+        ],
+        [
+            f"  ratio {VERSIONS} versions / 1 version",
+            f"{growth:.2f}x",
+            "-",
+            "<= 1.25x",
+            verdict(growth, 1.25),
+        ],
+        [
+            f"compile + first call, {VERSIONS} versions x 10 schedules (ms)",
+            *figures(compiles, 1e6, 1),
+            "-",
+            "",
+        ],
+    ]
 
     compared, covered, our_runs, their_runs, ratios = bench_ical()
     ratio = statistics.median(ratios)

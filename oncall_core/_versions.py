@@ -135,9 +135,13 @@ class CompiledTeam:
         )
         self._lineups: dict[int, Lineup] = {}
         self._alone: dict[str, CompiledTeam] = {}
+        # Most teams have no version after their first: one lineup, no bisection.
+        self._only = None if self.bounds else self._lineup(0)
 
     def lineup_at(self, instant: int) -> tuple[Lineup, int | None]:
         """The lineup in force at ``instant`` and the instant it ends (None: never)."""
+        if self._only is not None:
+            return self._only, None
         index = bisect_right(self.bounds, instant)
         lineup = self._lineups.get(index)
         if lineup is None:

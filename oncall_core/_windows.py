@@ -8,6 +8,9 @@ between two days) is answered in constant time, whatever the distance.
 
 from __future__ import annotations
 
+import functools
+from datetime import time
+
 import attrs
 
 from ._model import Schedule
@@ -32,10 +35,16 @@ class WindowPattern:
     @classmethod
     def of(cls, schedule: Schedule) -> WindowPattern:
         """The window pattern of a schedule."""
-        start = wall_of_time(schedule.start)
-        end = wall_of_time(schedule.end)
-        length = end - start if not schedule.overnight else (end - start) % DAY or DAY
-        mask = sum(1 << day for day in schedule.days)
+        return _pattern(schedule.days, schedule.start, schedule.end, schedule.overnight)
+
+    @classmethod
+    def _build(
+        cls, days: frozenset[int], start_time: time, end_time: time, overnight: bool
+    ) -> WindowPattern:
+        start = wall_of_time(start_time)
+        end = wall_of_time(end_time)
+        length = end - start if not overnight else (end - start) % DAY or DAY
+        mask = sum(1 << day for day in days)
         active = [bool(mask >> weekday & 1) for weekday in range(7)]
         skip = tuple(
             next(step for step in range(7) if active[(weekday + step) % 7]) for weekday in range(7)
@@ -94,3 +103,10 @@ class WindowPattern:
         if run == 7:
             return None
         return (day + run) * DAY + self.start
+
+
+@functools.lru_cache(maxsize=1024)
+def _pattern(days: frozenset[int], start: time, end: time, overnight: bool) -> WindowPattern:
+    # Shared by every version (and team) with the same windows: a schedule's
+    # versions mostly change members, not windows.
+    return WindowPattern._build(days, start, end, overnight)

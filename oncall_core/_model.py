@@ -8,6 +8,7 @@ naming the field (with the seed service's wording where it had one).
 from __future__ import annotations
 
 import enum
+import functools
 import itertools
 from collections.abc import Iterable
 from datetime import datetime, time
@@ -409,7 +410,7 @@ class TeamState:
         for deletion in self.deletions:
             if not isinstance(deletion, Deletion):
                 raise ValidationError("deletions must be Deletions", field="deletions")
-        histories = self._histories()
+        histories = self._histories
         for name, history in histories.items():
             _check_history(name, history)
         for change in self.changes:
@@ -430,8 +431,12 @@ class TeamState:
             if override.schedule is not None and override.schedule not in histories:
                 raise ValidationError(f"unknown schedule: {override.schedule}", field="schedule")
 
+    @functools.cached_property
     def _histories(self) -> dict[str, tuple[Version, ...]]:
-        """Each name's versions and deletions in effective order (names in creation order)."""
+        """Each name's versions and deletions in effective order (names in creation order).
+
+        Computed once per state (states are immutable); do not mutate the result.
+        """
         entries: dict[str, list[Version]] = {}
         versions: list[Version] = [*self.schedules, *self.deletions]
         for version in versions:
@@ -445,7 +450,7 @@ class TeamState:
 
     def history(self, name: str) -> tuple[Version, ...]:
         """The versions and deletions of one schedule, in order of effective instant."""
-        return self._histories().get(name, ())
+        return self._histories.get(name, ())
 
     def revision(self, name: str) -> int:
         """How many versions and deletions of ``name`` have been written (0: none).
@@ -464,7 +469,7 @@ class TeamState:
     def in_force(self, at: datetime) -> tuple[Schedule, ...]:
         """The schedules in force at ``at``, one version per name, in creation order."""
         instant = _effective(at)
-        found = [_in_force(history, instant) for history in self._histories().values()]
+        found = [_in_force(history, instant) for history in self._histories.values()]
         return tuple(schedule for schedule in found if schedule is not None)
 
 

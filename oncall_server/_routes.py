@@ -76,8 +76,9 @@ class SegmentRoute(Route):
 
 async def create_schedule(request: Request) -> Response:
     """``POST /schedule``: the seed's body and our extensions; 201 with the schedule."""
+    body = await json_body(request)
     moment = now(request)
-    schedule = parse_schedule_request(await json_body(request), created_at=moment)
+    schedule = parse_schedule_request(body, created_at=moment)
     # With "now", a deleted name is re-created from now on (see creation()).
     version = await store_of(request).create_schedule(schedule, now=moment)
     return JSONResponse(

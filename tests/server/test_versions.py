@@ -11,9 +11,13 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 import oncall_core
+from oncall_core import MemoryStore, format_instant
+from oncall_server import create_app
 from tests.seed import WEEKDAY_SHIFT
 from tests.server.conftest import NOW, Clock
 
@@ -384,3 +388,62 @@ def test_a_dry_runs_after_is_the_timeline_once_the_put_is_applied(client: TestCl
     for shift in predicted["after"]:
         answer = on_call(client, shift["start"])[1]
         assert (answer["oncall"], answer["schedule"]) == (shift["member"], shift["schedule"])
+
+
+# A property: whatever edits, deletions, re-creations and rotations go through HTTP,
+# the answers about instants already past never change.  On the memory store, each
+# example with a fresh app whose clock moves forward between writes.
+
+STEP = st.integers(min_value=0, max_value=3 * 24 * 60)  # minutes the clock moves on
+WRITE = st.one_of(
+    st.tuples(
+        st.just("put"),
+        st.lists(st.sampled_from(["Ann", "Bob", "Cid"]), min_size=1, max_size=3),
+        st.sampled_from([{"kind": "manual"}, {"kind": "daily"}, {"kind": "per_shift"}]),
+        st.integers(min_value=0, max_value=5 * 24 * 60),  # minutes after now it takes effect
+    ),
+    st.tuples(st.just("delete"), st.integers(min_value=0, max_value=5 * 24 * 60)),
+    st.tuples(st.just("create"), st.integers(min_value=0, max_value=5 * 24 * 60)),
+    st.tuples(st.just("rotate"), st.sampled_from([None, "Ann", "Bob"])),
+)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(writes=st.lists(st.tuples(STEP, WRITE), min_size=1, max_size=8))
+def test_no_write_through_http_changes_an_answer_about_the_past(
+    writes: list[tuple[int, tuple[Any, ...]]],
+) -> None:
+    clock = Clock()
+    with TestClient(create_app(store=MemoryStore(), clock=clock)) as client:
+        create(client, rotation={"kind": "daily"}, members=["Ann", "Bob"])
+        asked: dict[str, tuple[int, Any]] = {}  # instant -> answer, once it is past
+        for minutes, write in writes:
+            clock.now += timedelta(minutes=minutes)
+            for hour in range(0, 24 * 8, 5):
+                at = NOW - timedelta(days=1) + timedelta(hours=hour)
+                if at < clock.now:
+                    asked.setdefault(format_instant(at), who(client, format_instant(at)))
+            later = format_instant(
+                clock.now + timedelta(minutes=write[-1] if write[0] != "rotate" else 0)
+            )
+            if write[0] == "put":
+                body = {
+                    **WEEKDAY_SHIFT,
+                    "members": write[1],
+                    "rotation": write[3],
+                    "effective": later,
+                }
+                client.put(SHIFT, json=body)
+            elif write[0] == "delete":
+                client.delete(SHIFT, params={"effective": later})
+            elif write[0] == "create":
+                client.post(TEAM, json={**WEEKDAY_SHIFT, "effective": later})
+            else:
+                client.post(f"{SHIFT}/rotate", json={} if write[1] is None else {"to": write[1]})
+            for at, answer in asked.items():
+                assert who(client, at) == answer, (at, write)
+
+
+def who(client: TestClient, time: str) -> tuple[int, Any, Any]:
+    status, body = on_call(client, time)
+    return status, body.get("oncall"), body.get("schedule")

@@ -184,6 +184,7 @@ async def list_teams(request: Request) -> Response:
     found = await store_of(request).list_teams(
         at=now(request), after=asked.after, limit=asked.limit + 1
     )
+    # The store applied the cursor already: the page is the start of what it found.
     teams, next_cursor = page(found, lambda summary: summary.team, attrs.evolve(asked, after=None))
     return JSONResponse(
         {
@@ -238,11 +239,9 @@ async def get_version(request: Request) -> Response:
         later = [v for v in state.history(name) if v.effective and v.effective > current]
         version = later[0] if later and isinstance(later[0], Schedule) else None
     if version is None:
-        when = format_instant(at) if at is not None else "now"
+        when = f"at {format_instant(at)}" if at is not None else "now, nor one scheduled"
         raise NotFound(
-            f"team {team!r} has no schedule named {name!r} in force {'at ' * bool(at)}{when}",
-            team=team,
-            name=name,
+            f"team {team!r} has no schedule named {name!r} in force {when}", team=team, name=name
         )
     return JSONResponse(to_json(version), headers=etag(state.revision(name)))
 

@@ -18,8 +18,10 @@ MAX_DEPTH = 32
 """The deepest nesting of arrays and objects accepted in a body (a schedule needs 3)."""
 
 
-async def json_body(request: Request) -> Any:
+async def json_body(request: Request, *, empty: Any = None) -> Any:
     """The request's JSON body, read up to :data:`MAX_BODY` bytes.
+
+    With ``empty`` (not None), an empty body is read as that value.
 
     Raises :class:`PayloadTooLarge` beyond the limit (whether the client declared
     the length or not), and :class:`ValidationError` ``invalid request body`` for
@@ -33,6 +35,8 @@ async def json_body(request: Request) -> Any:
         body += chunk
         if len(body) > MAX_BODY:
             raise PayloadTooLarge(f"request body is larger than {MAX_BODY} bytes")
+    if empty is not None and not body:
+        return empty
     try:
         value = json.loads(body)
     except (ValueError, RecursionError):

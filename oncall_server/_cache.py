@@ -7,8 +7,9 @@ The rules that keep it correct with several replicas on one database:
 
 - An entry lives at most ``ttl`` seconds (at most 1): a write made through
   another replica is seen within that time.
-- A write through this replica drops the team's entry before returning, so a
-  replica always reads its own writes.
+- A write through this replica (a create, a new version, a deletion, a
+  rotation change, an override) drops the team's entry before returning,
+  refused or not, so a replica always reads its own writes.
 - A load that was in flight while a write went through is not cached: a write
   forgets the team's load in flight, and a load stores its result only if it is
   still the team's current load.
@@ -33,11 +34,13 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 
 import attrs
 
-from oncall_core import Override, RotationChange, Schedule, Store, TeamState
+from oncall_core import Deletion, Override, RotationChange, Schedule, Store, TeamState
+from oncall_core.store import TeamSummary
 
 T = TypeVar("T")
 MAX_TTL = 1.0
@@ -62,7 +65,7 @@ def entry_size(team: str, state: TeamState | None) -> int:
             size += sum(_MEMBER_BYTES + len(member.encode()) for member in schedule.members)
         for override in state.overrides:
             size += _ITEM_BYTES + sum(len(text.encode()) for text in _texts(override))
-        size += _ITEM_BYTES * len(state.changes)
+        size += _ITEM_BYTES * (len(state.changes) + len(state.deletions))
     return size
 
 
@@ -171,17 +174,34 @@ class CachedStore:
         finally:
             self._written(team)
 
-    async def create_schedule(self, schedule: Schedule) -> Schedule:
+    async def create_schedule(self, schedule: Schedule, *, now: datetime | None = None) -> Schedule:
         """See :meth:`oncall_core.Store.create_schedule`."""
-        return await self._writing(schedule.team, self._store.create_schedule(schedule))
+        return await self._writing(schedule.team, self._store.create_schedule(schedule, now=now))
 
-    async def replace_schedule(self, schedule: Schedule) -> Schedule:
-        """See :meth:`oncall_core.Store.replace_schedule`."""
-        return await self._writing(schedule.team, self._store.replace_schedule(schedule))
+    async def edit_schedule(
+        self, schedule: Schedule, *, now: datetime, expected: int | None = None
+    ) -> Schedule:
+        """See :meth:`oncall_core.Store.edit_schedule`."""
+        return await self._writing(
+            schedule.team, self._store.edit_schedule(schedule, now=now, expected=expected)
+        )
 
-    async def delete_schedule(self, team: str, name: str) -> None:
+    async def delete_schedule(
+        self,
+        team: str,
+        name: str,
+        *,
+        now: datetime,
+        effective: datetime | None = None,
+        expected: int | None = None,
+    ) -> Deletion:
         """See :meth:`oncall_core.Store.delete_schedule`."""
-        await self._writing(team, self._store.delete_schedule(team, name))
+        return await self._writing(
+            team,
+            self._store.delete_schedule(
+                team, name, now=now, effective=effective, expected=expected
+            ),
+        )
 
     async def append_rotation_change(self, team: str, change: RotationChange) -> RotationChange:
         """See :meth:`oncall_core.Store.append_rotation_change`."""
@@ -195,21 +215,15 @@ class CachedStore:
         """See :meth:`oncall_core.Store.delete_override`."""
         await self._writing(team, self._store.delete_override(team, override_id))
 
-    async def get_schedule(self, team: str, name: str) -> Schedule:
-        """See :meth:`oncall_core.Store.get_schedule` (not cached)."""
-        return await self._store.get_schedule(team, name)
-
-    async def list_schedules(self, team: str) -> tuple[Schedule, ...]:
-        """See :meth:`oncall_core.Store.list_schedules` (not cached)."""
-        return await self._store.list_schedules(team)
-
     async def list_overrides(self, team: str) -> tuple[Override, ...]:
         """See :meth:`oncall_core.Store.list_overrides` (not cached)."""
         return await self._store.list_overrides(team)
 
-    async def list_teams(self) -> tuple[str, ...]:
+    async def list_teams(
+        self, *, at: datetime, after: str | None = None, limit: int | None = None
+    ) -> tuple[TeamSummary, ...]:
         """See :meth:`oncall_core.Store.list_teams` (not cached)."""
-        return await self._store.list_teams()
+        return await self._store.list_teams(at=at, after=after, limit=limit)
 
     async def ping(self) -> None:
         """See :meth:`oncall_core.Store.ping` (always asks the store)."""

@@ -14,7 +14,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 
-from oncall_core import Conflict, NotFound, StorageUnavailable, ValidationError
+from oncall_core import (
+    Conflict,
+    NotFound,
+    PastIsReadOnly,
+    PreconditionFailed,
+    StorageUnavailable,
+    ValidationError,
+)
 
 log = logging.getLogger("oncall_server")
 
@@ -27,10 +34,13 @@ class RequestTimeout(Exception):
     """The request body did not arrive in time (see ``oncall_server._limits``)."""
 
 
+# Looked up in order by isinstance: a subclass comes before its base.
 ERROR_STATUSES: dict[type[Exception], int] = {
+    PastIsReadOnly: 422,  # a ValidationError: well-formed, but it would rewrite the past
     ValidationError: 400,
     NotFound: 404,
     Conflict: 409,
+    PreconditionFailed: 412,
     RequestTimeout: 408,
     PayloadTooLarge: 413,
     StorageUnavailable: 503,

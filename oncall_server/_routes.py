@@ -12,9 +12,8 @@ encoded ``/`` is indistinguishable from a separator.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import unquote_to_bytes
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,7 +22,6 @@ from starlette.types import Scope
 
 from oncall_core import (
     StorageUnavailable,
-    Store,
     ValidationError,
     clean_text,
     oncall_at,
@@ -33,9 +31,12 @@ from oncall_core import (
     to_json,
 )
 
+from . import _schedules
 from ._body import json_body
 from ._errors import error_response
 from ._openapi import openapi_document
+from ._requests import now, query, store_of
+from ._schedules import location
 
 NOT_ON_CALL = "no oncall member found for the given time"
 
@@ -73,32 +74,18 @@ class SegmentRoute(Route):
         return Match.FULL, child
 
 
-def _query(request: Request, name: str) -> str | None:
-    """The first value of query parameter ``name`` (as the seed's Echo reads it), or None.
-
-    Every query parameter is read through here: Starlette's ``query_params[name]``
-    would give the last of ``?team=a&team=b``.
-    """
-    values = request.query_params.getlist(name)
-    return values[0] if values else None
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.state.store
-    return store
-
-
-def _now(request: Request) -> datetime:
-    clock: Callable[[], datetime] = request.state.clock
-    return clock()
-
-
 async def create_schedule(request: Request) -> Response:
     """``POST /schedule``: the seed's body and our extensions; 201 with the schedule."""
-    schedule = parse_schedule_request(await json_body(request), created_at=_now(request))
-    await _store(request).create_schedule(schedule)
-    location = f"/teams/{quote(schedule.team, safe='')}/schedules/{quote(schedule.name, safe='')}"
-    return JSONResponse(to_json(schedule), status_code=201, headers={"Location": location})
+    body = await json_body(request)
+    moment = now(request)
+    schedule = parse_schedule_request(body, created_at=moment)
+    # With "now", a deleted name is re-created from now on (see creation()).
+    version = await store_of(request).create_schedule(schedule, now=moment)
+    return JSONResponse(
+        to_json(version),
+        status_code=201,
+        headers={"Location": location(version.team, version.name)},
+    )
 
 
 async def who_is_on_call(request: Request) -> Response:
@@ -106,27 +93,19 @@ async def who_is_on_call(request: Request) -> Response:
     # The team is cleaned as the model cleaned it at creation (NFC, stripped...), so
     # the lookup finds it; text the model would refuse is a 400, never a 500.
     team = clean_text(
-        _query(request, "team") or None,
+        query(request, "team") or None,
         "team",
         missing="team query parameter is required",
     )
-    text = _query(request, "time")
+    text = query(request, "time")
     if not text:
         raise ValidationError("time query parameter is required", field="time")
-    at = _now(request) if text == "now" else parse_instant(text)
-    state = await _store(request).load_team(team)
+    at = now(request) if text == "now" else parse_instant(text)
+    state = await store_of(request).load_team(team)
     answer = oncall_at(state, at) if state is not None else None
     if answer is None:
         return error_response(404, NOT_ON_CALL)
     return JSONResponse(seed_answer(answer))
-
-
-async def get_schedule(request: Request) -> Response:
-    """``GET /teams/{team}/schedules/{name}``: one stored schedule (the POST's Location)."""
-    team = clean_text(request.path_params["team"], "team")
-    name = clean_text(request.path_params["name"], "name")
-    schedule = await _store(request).get_schedule(team, name)
-    return JSONResponse(to_json(schedule))
 
 
 async def healthz(request: Request) -> Response:
@@ -142,7 +121,7 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     """``GET /readyz``: the store can serve requests (503 with the reason if not)."""
     try:
-        await _store(request).ping()
+        await store_of(request).ping()
     except StorageUnavailable as error:
         # Reporting the failure is this endpoint's answer, not an error of the request.
         return JSONResponse({"status": "unavailable", "error": str(error)}, status_code=503)
@@ -158,8 +137,20 @@ ROUTES = [
     # The hot path first: routes are tried in order.
     Route("/schedule", who_is_on_call, methods=["GET"]),
     Route("/schedule", create_schedule, methods=["POST"]),
+    Route("/teams", _schedules.list_teams, methods=["GET"]),
     # Names may contain "/": the Location header percent-encodes it as %2F.
-    SegmentRoute("/teams/{team}/schedules/{name}", get_schedule, methods=["GET"]),
+    SegmentRoute("/teams/{team}/schedules", _schedules.list_schedules, methods=["GET"]),
+    SegmentRoute("/teams/{team}/schedules", _schedules.create_version, methods=["POST"]),
+    SegmentRoute("/teams/{team}/schedules/{name}", _schedules.get_version, methods=["GET"]),
+    SegmentRoute("/teams/{team}/schedules/{name}", _schedules.put_version, methods=["PUT"]),
+    SegmentRoute("/teams/{team}/schedules/{name}", _schedules.delete_version, methods=["DELETE"]),
+    SegmentRoute(
+        "/teams/{team}/schedules/{name}/versions", _schedules.list_versions, methods=["GET"]
+    ),
+    SegmentRoute("/teams/{team}/schedules/{name}/rotate", _schedules.rotate, methods=["POST"]),
+    SegmentRoute(
+        "/teams/{team}/schedules/{name}/history", _schedules.rotation_history, methods=["GET"]
+    ),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),

@@ -186,7 +186,11 @@ def test_unknown_paths_are_json_errors(client: TestClient) -> None:
     ("path", "allow"),
     [
         ("/schedule", "GET, HEAD, POST"),
-        ("/teams/ops-team/schedules/Weekday%20Shift", "GET, HEAD"),
+        ("/teams/ops-team/schedules/Weekday%20Shift", "DELETE, GET, HEAD, PUT"),
+        ("/teams/ops-team/schedules", "GET, HEAD, POST"),
+        ("/teams/ops-team/schedules/Weekday%20Shift/rotate", "POST"),
+        ("/teams/ops-team/schedules/Weekday%20Shift/versions", "GET, HEAD"),
+        ("/teams", "GET, HEAD"),
         ("/healthz", "GET, HEAD"),
         ("/readyz", "GET, HEAD"),
         ("/openapi.json", "GET, HEAD"),

@@ -7,11 +7,19 @@ drive it directly with an injected clock, which no HTTP test can do as exactly.
 from __future__ import annotations
 
 import asyncio
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 
+import attrs
 import pytest
 
-from oncall_core import MemoryStore, Schedule, TeamState, Weekday
+from oncall_core import (
+    MemoryStore,
+    PreconditionFailed,
+    RotationChange,
+    Schedule,
+    TeamState,
+    Weekday,
+)
 from oncall_server._cache import CachedStore
 
 
@@ -55,6 +63,35 @@ async def test_own_writes_are_seen_at_once() -> None:
     await cached.create_schedule(schedule("night", ["Bob"]))
     state = await cached.load_team("ops")
     assert state is not None and [s.name for s in state.schedules] == ["day", "night"]
+
+
+async def test_every_kind_of_write_is_seen_at_once_refused_or_not() -> None:
+    cached = CachedStore(MemoryStore(), ttl=1.0, clock=Clock())
+    now = datetime(2025, 4, 28, 14, 30, tzinfo=UTC)
+    await cached.create_schedule(schedule("day", ["Ann"]))
+
+    async def revision() -> int:
+        state = await cached.load_team("ops")
+        assert state is not None
+        return state.revision("day")
+
+    assert await revision() == 1
+    await cached.edit_schedule(schedule("day", ["Bob"]), now=now)
+    assert await revision() == 2
+    with pytest.raises(PreconditionFailed):
+        await cached.edit_schedule(schedule("day", ["Cid"]), now=now, expected=1)
+    assert await revision() == 2
+    await cached.delete_schedule("ops", "day", now=now + timedelta(hours=1))
+    assert await revision() == 3
+    later = attrs.evolve(schedule("day", ["Dan"]), effective=now + timedelta(hours=2))
+    await cached.create_schedule(later, now=now)
+    assert await revision() == 4
+    change = RotationChange(schedule="day", effective=now + timedelta(hours=3))
+    await cached.append_rotation_change("ops", change)
+    state = await cached.load_team("ops")
+    assert state is not None and state.changes == (change,)
+    teams = await cached.list_teams(at=now + timedelta(hours=3))
+    assert [(t.team, t.schedules) for t in teams] == [("ops", 1)]
 
 
 class SlowStore(MemoryStore):

@@ -17,6 +17,9 @@ from oncall_core import MAX_TEXT, MemoryStore, Schedule, ValidationError, Weekda
 from oncall_server import create_app
 from tests.seed import WEEKDAY_SHIFT
 
+SECOND = {**WEEKDAY_SHIFT, "name": "Second", "rotation": {"kind": "weekly"}}
+SECOND_PATH = "/teams/ops-team/schedules/Second"
+LATER = {**SECOND, "members": ["B"], "effective": "2025-05-01T00:00:00Z"}
 # (method, documented path, request path, keyword arguments for the client)
 EXCHANGES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("post", "/schedule", "/schedule", {"json": WEEKDAY_SHIFT}),
@@ -28,6 +31,80 @@ EXCHANGES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("get", "/schedule", "/schedule?team=ops-team", {}),  # 400
     ("get", "/teams/{team}/schedules/{name}", "/teams/ops-team/schedules/Weekday%20Shift", {}),
     ("get", "/teams/{team}/schedules/{name}", "/teams/ops-team/schedules/none", {}),  # 404
+    ("get", "/teams", "/teams", {}),
+    ("get", "/teams", "/teams?limit=0", {}),  # 400
+    ("get", "/teams/{team}/schedules", "/teams/ops-team/schedules", {}),
+    ("get", "/teams/{team}/schedules", "/teams/none/schedules", {}),  # 404
+    ("get", "/teams/{team}/schedules", "/teams/ops-team/schedules?cursor=x", {}),  # 400
+    ("post", "/teams/{team}/schedules", "/teams/ops-team/schedules", {"json": SECOND}),
+    ("post", "/teams/{team}/schedules", "/teams/ops-team/schedules", {"json": SECOND}),  # 409
+    ("post", "/teams/{team}/schedules", "/teams/ops-team/schedules", {"json": {"x": 1}}),  # 400
+    ("post", "/teams/{team}/schedules", "/teams/ops-team/schedules", {"content": b"x" * 70_000}),
+    ("put", "/teams/{team}/schedules/{name}", f"{SECOND_PATH}?dry_run=true", {"json": SECOND}),
+    ("put", "/teams/{team}/schedules/{name}", SECOND_PATH, {"json": LATER}),
+    ("put", "/teams/{team}/schedules/{name}", SECOND_PATH, {"json": {**SECOND, "x": 1}}),  # 400
+    (
+        "put",
+        "/teams/{team}/schedules/{name}",
+        f"{SECOND_PATH}x",
+        {"json": {"members": ["a"], "days": ["Mon"], "start": "9:00AM", "end": "5:00PM"}},
+    ),  # 404
+    (
+        "put",
+        "/teams/{team}/schedules/{name}",
+        SECOND_PATH,
+        {"json": SECOND, "headers": {"If-Match": '"1"'}},
+    ),  # 412
+    (
+        "put",
+        "/teams/{team}/schedules/{name}",
+        SECOND_PATH,
+        {"json": {**SECOND, "effective": "2025-01-01T00:00:00Z"}},
+    ),  # 422
+    ("put", "/teams/{team}/schedules/{name}", SECOND_PATH, {"content": b"x" * 70_000}),  # 413
+    ("post", "/teams/{team}/schedules/{name}/rotate", f"{SECOND_PATH}/rotate", {"json": {}}),
+    (
+        "post",
+        "/teams/{team}/schedules/{name}/rotate",
+        f"{SECOND_PATH}/rotate",
+        {"json": {"to": "x"}},
+    ),  # 400
+    ("post", "/teams/{team}/schedules/{name}/rotate", f"{SECOND_PATH}x/rotate", {}),  # 404
+    (
+        "post",
+        "/teams/{team}/schedules/{name}/rotate",
+        f"{SECOND_PATH}/rotate",
+        {"json": {"at": "2025-01-01T00:00:00Z"}},
+    ),  # 422
+    (
+        "post",
+        "/teams/{team}/schedules/{name}/rotate",
+        f"{SECOND_PATH}/rotate",
+        {"content": b"x" * 70_000},
+    ),  # 413
+    ("get", "/teams/{team}/schedules/{name}/history", f"{SECOND_PATH}/history", {}),
+    ("get", "/teams/{team}/schedules/{name}/history", f"{SECOND_PATH}x/history", {}),  # 404
+    ("get", "/teams/{team}/schedules/{name}/history", f"{SECOND_PATH}/history?limit=x", {}),
+    ("get", "/teams/{team}/schedules/{name}", f"{SECOND_PATH}?at=x", {}),  # 400
+    (
+        "delete",
+        "/teams/{team}/schedules/{name}",
+        f"{SECOND_PATH}?effective=2025-01-01T00:00:00Z",
+        {},
+    ),  # 422
+    ("delete", "/teams/{team}/schedules/{name}", SECOND_PATH, {"headers": {"If-Match": '"1"'}}),
+    ("delete", "/teams/{team}/schedules/{name}", f"{SECOND_PATH}?effective=x", {}),  # 400
+    ("delete", "/teams/{team}/schedules/{name}", SECOND_PATH, {}),  # 409: LATER is scheduled
+    (
+        "delete",
+        "/teams/{team}/schedules/{name}",
+        f"{SECOND_PATH}?effective=2025-05-02T00:00:00Z",
+        {},
+    ),
+    ("delete", "/teams/{team}/schedules/{name}", f"{SECOND_PATH}x", {}),  # 404
+    ("get", "/teams/{team}/schedules/{name}/versions", f"{SECOND_PATH}/versions", {}),
+    ("get", "/teams/{team}/schedules/{name}/versions", f"{SECOND_PATH}x/versions", {}),  # 404
+    ("get", "/teams/{team}/schedules/{name}/versions", f"{SECOND_PATH}/versions?limit=x", {}),
     ("get", "/healthz", "/healthz", {}),
     ("get", "/readyz", "/readyz", {}),
     ("get", "/openapi.json", "/openapi.json", {}),
@@ -50,7 +127,7 @@ def test_the_document_is_openapi_3_1(client: TestClient) -> None:
 
 def test_every_real_response_matches_the_document(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
-    seen: set[tuple[str, str, int]] = set()
+    seen: set[tuple[str, str, int, bool]] = set()
     for method, documented, path, arguments in EXCHANGES:
         response = client.request(method.upper(), path, **arguments)
         described = document["paths"][documented][method]["responses"]
@@ -62,8 +139,9 @@ def test_every_real_response_matches_the_document(client: TestClient) -> None:
             validator.validate(response.json())
         for header in entry.get("headers", {}):
             assert header.lower() in response.headers
-        seen.add((method, documented, response.status_code))
-    assert {path for _, path, _ in seen} == set(document["paths"])
+        # A dry run answers another shape than the PUT it previews.
+        seen.add((method, documented, response.status_code, "dry_run" in path))
+    assert {path for _, path, _, _ in seen} == set(document["paths"])
     assert len(seen) == len(EXCHANGES)  # each exchange shows a different response
 
 

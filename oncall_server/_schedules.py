@@ -29,18 +29,16 @@ from oncall_core import (
     NotFound,
     PreconditionFailed,
     RotationChange,
-    RotationKind,
     Schedule,
     TeamState,
-    Turn,
     ValidationError,
     clean_text,
     format_instant,
     parse_instant,
     parse_schedule_request,
-    rotation_turns,
     timeline,
     to_json,
+    turn_in_progress,
 )
 from oncall_core.store import (
     edit,
@@ -360,41 +358,18 @@ async def rotate(request: Request) -> Response:
     store = store_of(request)
     stored = await store.append_rotation_change(team, change)
     after = await store.load_team(team)
-    turn = _turn_in_progress(after or state, name, stored.effective)
+    turn = turn_in_progress(after or state, name, stored.effective)
     return JSONResponse(
         {
             "change": to_json(stored),
             "turn": {
                 "member": turn.member,
-                "start": format_instant(turn.start),
+                "start": None if turn.start is None else format_instant(turn.start),
                 "end": None if turn.end is None else format_instant(turn.end),
             },
         },
         status_code=201,
     )
-
-
-def _turn_in_progress(state: TeamState, name: str, at: datetime) -> _Turn:
-    # TODO turn_in_progress: a stand-in until oncall_core.turn_in_progress is on main.
-    version = state.schedule_at(name, at)
-    assert version is not None  # the change was accepted: it is in force then
-    if version.rotation.kind is not RotationKind.MANUAL:
-        found: Turn = rotation_turns(state, name, at, 1)[0]
-        return _Turn(member=found.member, start=found.start, end=found.end)
-    position = 0
-    changes = [c for c in state.changes if c.schedule == name and c.effective <= at]
-    for change in sorted(changes, key=lambda c: c.effective):  # stable: append order
-        position = change.position if change.position is not None else position + 1
-    last = max((c.effective for c in changes), default=at)
-    return _Turn(member=version.members[position % len(version.members)], start=last, end=None)
-
-
-@attrs.frozen(kw_only=True)
-class _Turn:
-    # TODO turn_in_progress: oncall_core's Turn, whose end may be None.
-    member: str
-    start: datetime
-    end: datetime | None
 
 
 async def rotation_history(request: Request) -> Response:

@@ -15,18 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-import oncall_core
 from oncall_core import MemoryStore, format_instant
 from oncall_server import create_app
 from tests.seed import WEEKDAY_SHIFT
 from tests.server.conftest import NOW, Clock
 
-needs_the_engine = pytest.mark.xfail(
-    not hasattr(oncall_core, "turn_in_progress"),
-    reason="needs the version-aware engine (main has it, with turn_in_progress): on this "
-    "branch oncall_at and timeline read every version as in force from the beginning of time",
-    strict=True,
-)
 TEAM = "/teams/ops-team/schedules"
 SHIFT = f"{TEAM}/Weekday%20Shift"
 PAST_TIMES = ["2025-04-21T10:00:00Z", "2025-04-28T09:30:00Z", "2025-04-28T14:00:00Z"]
@@ -359,7 +352,6 @@ def test_any_name_works_on_every_endpoint_percent_encoded(client: TestClient, na
     assert client.delete(f"{path}?effective=2025-04-30T00:00:00Z").status_code == 200
 
 
-@needs_the_engine
 def test_answers_follow_the_versions_in_force(client: TestClient, clock: Clock) -> None:
     create(client, name="Later", effective="2025-05-01T00:00:00Z", members=["Lea"], priority=1)
     create(client)
@@ -378,7 +370,6 @@ def test_answers_follow_the_versions_in_force(client: TestClient, clock: Clock) 
     assert on_call(client, "2025-04-30T10:00:00Z")[0] == 404
 
 
-@needs_the_engine
 def test_a_dry_runs_after_is_the_timeline_once_the_put_is_applied(client: TestClient) -> None:
     create(client, rotation={"kind": "daily", "start": "2025-04-28T09:00:00Z"})
     predicted = client.put(f"{SHIFT}?dry_run=true", json=TestDryRun.BODY).json()

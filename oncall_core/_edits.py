@@ -100,6 +100,7 @@ def edit(
     check_revision(state, schedule.team, schedule.name, expected)
     effective = effective_from(schedule.effective, now)
     _in_force(state, schedule.team, schedule.name, effective)
+    _check_free(state, schedule.name, effective)
     return attrs.evolve(schedule, effective=effective)
 
 
@@ -122,6 +123,7 @@ def deletion(
     check_revision(state, team, name, expected)
     moment = effective_from(effective, now)
     _in_force(state, team, name, moment)
+    _check_free(state, name, moment)
     assert state is not None  # _in_force found the schedule
     later = [v.effective for v in state.history(name) if v.effective and v.effective > moment]
     if later:
@@ -167,6 +169,16 @@ def check_revision(state: TeamState | None, team: str, name: str, expected: int 
     actual = state.revision(name) if state is not None else 0
     if actual != expected:
         raise PreconditionFailed(team, name, expected, actual)
+
+
+def _check_free(state: TeamState | None, name: str, at: datetime) -> None:
+    """Raise :class:`Conflict` when the schedule already has a version or deletion at ``at``
+    (two writes within one microsecond, or one aimed at a scheduled change's instant)."""
+    if state is not None and any(v.effective == at for v in state.history(name)):
+        raise Conflict(
+            f"schedule {name!r} already changes at {format_instant(at)}: "
+            "choose another instant, or write after it"
+        )
 
 
 def _in_force(state: TeamState | None, team: str, name: str, at: datetime) -> Schedule:

@@ -419,7 +419,8 @@ class TeamState:
             version = _in_force(histories[change.schedule], change.effective)
             if version is None:
                 raise ValidationError(
-                    f"schedule {change.schedule!r} is not in force at {change.effective}",
+                    f"schedule {change.schedule!r} is not in force at "
+                    f"{change.effective.isoformat()}",
                     field="effective",
                 )
             count = len(version.members)
@@ -495,7 +496,8 @@ def _check_history(name: str, history: tuple[Version, ...]) -> None:
             )
         if previous.effective == version.effective:
             raise ValidationError(
-                f"schedule {name!r} already changes at {version.effective}", field="effective"
+                f"schedule {name!r} already changes at {version.effective.isoformat()}",
+                field="effective",
             )
         if isinstance(previous, Deletion) and isinstance(version, Deletion):
             raise ValidationError(f"schedule {name!r} is already deleted", field="effective")

@@ -234,9 +234,9 @@ class TestDryRun:
         assert predicted["before"][-1]["end"] <= "2025-05-26T14:30:00Z"
         done = client.put(SHIFT, json=self.BODY)
         assert done.json() == predicted["version"]
-        # A second version at the same instant: refused alike, with or without dry run.
+        # A second version at the same instant conflicts alike, with or without dry run.
         again = client.put(f"{SHIFT}?dry_run=true", json=self.BODY)
-        assert again.status_code == 400
+        assert again.status_code == 409
         assert again.json() == client.put(SHIFT, json=self.BODY).json()
 
     def test_its_errors_are_those_of_the_put(self, client: TestClient) -> None:

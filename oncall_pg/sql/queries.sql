@@ -51,11 +51,13 @@ SELECT %(version_id)s, ordinality - 1, user_id
 FROM unnest(%(user_ids)s::bigint[]) WITH ORDINALITY AS members (user_id, ordinality);
 
 -- lock_schedule --
--- A team's schedule's id by name, the schedule locked until the end of the transaction
+-- A team's schedule's id by name, locked against other writers of the schedule until the end
+-- of the transaction (NO KEY UPDATE: rows that merely reference it, such as a concurrent
+-- override's, are not blocked, so that lock and theirs cannot deadlock)
 SELECT s.id
 FROM schedules s JOIN teams t ON t.id = s.team_id
 WHERE t.name = %(team)s AND s.name = %(name)s
-FOR UPDATE OF s;
+FOR NO KEY UPDATE OF s;
 
 -- list_teams --
 -- Teams in code point order after %(after)s (NULL: from the first), at most %(limit)s

@@ -354,3 +354,38 @@ async def test_database_errors_become_domain_errors(
                 await connection.execute(statement)
     assert isinstance(caught.value, OncallError)
     assert isinstance(caught.value.__cause__, psycopg.Error)
+
+
+async def test_edits_and_overrides_of_one_schedule_at_once_all_land(store: PostgresStore) -> None:
+    # An edit locks the schedule, then upserts its members as users; an override
+    # upserts its member, then inserts a row referencing the schedule.  The lock
+    # an edit takes does not block that reference, so neither waits on the other
+    # in a cycle (a deadlock would surface as a Conflict).
+    await store.create_schedule(schedule())
+    members = [f"M{index}" for index in range(10)]
+    results = await asyncio.gather(
+        *(
+            store.edit_schedule(
+                attrs.evolve(schedule(), members=members[index:] + members[:index]),
+                now=NOON + timedelta(minutes=index),
+            )
+            for index in range(10)
+        ),
+        *(
+            store.add_override(
+                "ops",
+                Override(
+                    member=members[-1 - index],
+                    start=NOON,
+                    end=NOON + timedelta(hours=1),
+                    schedule="primary",
+                ),
+            )
+            for index in range(10)
+        ),
+        return_exceptions=True,
+    )
+    assert [r for r in results if isinstance(r, Exception)] == []
+    state = await store.load_team("ops")
+    assert state is not None
+    assert len(state.schedules) == 11 and len(state.overrides) == 10

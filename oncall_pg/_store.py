@@ -170,10 +170,14 @@ class PostgresStore:
     # the schedule it writes, then reads the team's state and applies the core's
     # write rules to it.  Critical section: between that lock and the commit, no
     # other write of the same schedule can read or append (it waits at the
-    # lock), so the revision and history a write decided on are still the
-    # latest when it commits.  Creates also hold the team's row (upsert_team), so
-    # first versions and re-creations, which set a schedule's place in priority
-    # ties, are appended one at a time per team in id order.
+    # lock); at READ COMMITTED the state is read by a statement that starts after
+    # the lock is granted, so it sees what the previous holder committed, and the
+    # revision and history a write decides on are still the latest when it
+    # commits.  The checks only involve the locked schedule (its versions, and
+    # the rotation changes, which are appended under the same lock), so writes
+    # of other schedules of the team may interleave.  Creates also hold the
+    # team's row (upsert_team), so first versions and re-creations, which set a
+    # schedule's place in priority ties, are appended one at a time per team.
 
     async def create_schedule(self, schedule: Schedule, *, now: datetime | None = None) -> Schedule:
         """See :meth:`oncall_core.Store.create_schedule`: one transaction."""

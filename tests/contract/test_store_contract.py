@@ -17,6 +17,7 @@ from oncall_core import (
     Deletion,
     MemoryStore,
     NotFound,
+    OncallError,
     Override,
     PastIsReadOnly,
     PreconditionFailed,
@@ -699,3 +700,78 @@ def test_any_text_the_model_accepts_round_trips_through_the_store(
         run_in_thread(scenario())
 
     round_trip()
+
+
+Write = tuple[str, int, int, Schedule]  # what, which name, hours after NOW, a definition
+
+
+@st.composite
+def version_writes(draw: st.DrawFn) -> list[Write]:
+    """Creates, edits and deletes of a few names at drawn instants, in any order: many
+    of them are refused (exists, not in force, the past, a later version...)."""
+    team = f"team-{uuid.uuid4().hex[:8]}"
+    definitions = [draw(schedules(team=team, name=f"s{index}")) for index in range(2)]
+    return draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["create", "edit", "delete"]),
+                st.integers(min_value=0, max_value=1),
+                st.integers(min_value=-2, max_value=48),
+                st.sampled_from(definitions),
+            ),
+            min_size=1,
+            max_size=8,
+        )
+    )
+
+
+async def apply_writes(store: Store, writes: list[Write]) -> list[object]:
+    """Each write's outcome on a store: what it returned, or the class of what it raised."""
+    outcomes: list[object] = []
+    for what, index, hours, definition in writes:
+        name = f"s{index}"
+        moment = NOW + timedelta(hours=hours)
+        version = attrs.evolve(definition, name=name)
+        try:
+            if what == "create":
+                outcomes.append(await store.create_schedule(version, now=moment))
+            elif what == "edit":
+                outcomes.append(await store.edit_schedule(version, now=NOW, expected=None))
+            else:
+                outcomes.append(
+                    await store.delete_schedule(version.team, name, now=NOW, effective=moment)
+                )
+        except OncallError as error:
+            outcomes.append(type(error))
+    return outcomes
+
+
+def test_both_stores_take_and_refuse_the_same_version_writes(
+    request: pytest.FixtureRequest,
+) -> None:
+    request.getfixturevalue("database_url")
+
+    @given(version_writes())
+    def same(writes: list[Write]) -> None:
+        team = writes[0][3].team
+
+        async def scenario() -> None:
+            memory = MemoryStore()
+            postgres = await open_store("postgres", request)
+            try:
+                assert await apply_writes(postgres, writes) == await apply_writes(memory, writes)
+                loaded = await postgres.load_team(team)
+                assert loaded == await memory.load_team(team)
+                if loaded is not None:
+                    assert from_json(to_json(loaded), TeamState) == loaded
+                # The database is shared between examples: other teams are there too.
+                for at in (NOW, NOW + WEEK):
+                    summaries = await postgres.list_teams(at=at)
+                    ours = tuple(summary for summary in summaries if summary.team == team)
+                    assert ours == await memory.list_teams(at=at)
+            finally:
+                await postgres.close()
+
+        run_in_thread(scenario())
+
+    same()

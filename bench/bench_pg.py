@@ -4,6 +4,7 @@ Run from the repository root:
 
     .venv/bin/python bench/bench_pg.py            # the tables (about 90 s)
     .venv/bin/python bench/bench_pg.py --profile  # also cProfile 2000 load_team calls
+    .venv/bin/python bench/bench_pg.py --large 2000  # 2000 teams instead of 10,000
 
 White-box on purpose: besides the public ``PostgresStore``, it runs the store's
 own ``load_team`` SQL (``oncall_pg._queries.QUERIES``) by hand, to time the parts
@@ -44,6 +45,14 @@ end.  It prints two tables.  What it measures:
    runs with its defaults (``fsync`` and ``synchronous_commit`` on): each create
    commits to disk.  The teams after the first 3000 creates are seeded by
    several concurrent tasks, then ``ANALYZE`` runs (as autovacuum would).
+
+3. ``load_team`` again, after every schedule of every team has been given 9
+   more versions (10 versions per schedule, each a week of edits apart: the
+   members rotated and the priority changed), appended with
+   ``PostgresStore.edit_schedule`` from ``BULK_TASKS`` concurrent tasks at the
+   very end (after the creates of 2).  The same parts and EXPLAIN as in 1; the
+   edit rate of that seeding is printed too.  ``--large N`` runs every part
+   with N teams instead of 10,000 (for a quick look).
 
 No ``ANALYZE`` is run before that: statistics taken while the tables are tiny
 make a long-lived connection plan its foreign-key checks as sequential scans
@@ -95,6 +104,7 @@ from oncall_core import (
     Schedule,
     TeamState,
     from_json,
+    to_json,
 )
 from oncall_core import Weekday as Day
 from oncall_pg import EmbeddedPostgres, PostgresStore, migrate
@@ -110,6 +120,9 @@ CREATE_BATCH = 100
 BULK_TASKS = 4  # concurrent seeding tasks for the rest of the teams
 CHECKED_TEAMS = 50  # loaded teams compared with what was stored
 ROUND = 100  # loads per round when timing the parts of a load in turn
+VERSIONS = 10  # versions per schedule in the last load measurement (3)
+VERSION_STEP = timedelta(days=7)  # between a schedule's versions
+FIRST_EDIT = datetime(2025, 2, 3, tzinfo=UTC)
 
 # Targets.
 TARGET_LOAD_MS = 1.0
@@ -257,6 +270,49 @@ async def seed_concurrently(url: str, plans: Sequence[TeamPlan]) -> list[TeamSta
     finally:
         await store.close()
     return [state for state in states if state is not None]
+
+
+def later_versions(state: TeamState) -> list[Schedule]:
+    """The versions that make a seeded team's schedules ``VERSIONS`` each, in the order
+    they are written: the members rotated by one and the priority changed, a week apart.
+
+    The member count stays, so the rotation changes seeded stay valid."""
+    edits = []
+    for step in range(1, VERSIONS):
+        effective = FIRST_EDIT + step * VERSION_STEP
+        for schedule in state.schedules:
+            shift = step % len(schedule.members)
+            edits.append(
+                attrs.evolve(
+                    schedule,
+                    members=schedule.members[shift:] + schedule.members[:shift],
+                    priority=(schedule.priority + 5 * step) % 20,
+                    effective=effective,
+                )
+            )
+    return edits
+
+
+async def seed_versions(url: str, states: Sequence[TeamState]) -> list[TeamState]:
+    """Append every team's later versions from ``BULK_TASKS`` concurrent tasks; the
+    TeamStates the store should then hold.  Each edit's "now" is its own instant."""
+    store = await PostgresStore.open(url, min_size=BULK_TASKS, max_size=BULK_TASKS)
+    pending = iter(enumerate(states))
+    versioned: list[TeamState | None] = [None] * len(states)
+
+    async def worker() -> None:
+        for index, state in pending:
+            edits = later_versions(state)
+            for edit in edits:
+                assert edit.effective is not None
+                await store.edit_schedule(edit, now=edit.effective)
+            versioned[index] = attrs.evolve(state, schedules=(*state.schedules, *edits))
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(BULK_TASKS)))
+    finally:
+        await store.close()
+    return [state for state in versioned if state is not None]
 
 
 def batch_rates(create_ns: Sequence[int]) -> list[float]:
@@ -456,8 +512,11 @@ async def autoanalyze_count(url: str) -> int:
     return int(count or 0)
 
 
-def load_table(loads: dict[int, dict[str, list[int]]]) -> list[list[str]]:
-    """Rows of the load table: each part at both sizes, in microseconds."""
+SIZES = ("small", "large", "versioned")  # the databases loads are timed on, in table order
+
+
+def load_table(loads: dict[str, dict[str, list[int]]]) -> list[list[str]]:
+    """Rows of the load table: each part on each database of ``SIZES``, in microseconds."""
 
     def cells(times: Sequence[int]) -> list[str]:
         return [f"{percentile(times, f) / 1000:.0f}" for f in (0.5, 0.9, 0.99)]
@@ -466,13 +525,12 @@ def load_table(loads: dict[int, dict[str, list[int]]]) -> list[list[str]]:
     for part, label in PARTS.items():
         target, met = "", ""
         if part == "load":
-            median_ms = statistics.median(loads[LARGE_TEAMS]["load"]) / 1e6
+            median_ms = statistics.median(loads["large"]["load"]) / 1e6
             target, met = (
                 f"<= {TARGET_LOAD_MS * 1000:.0f}",
                 verdict(median_ms, TARGET_LOAD_MS, digits=2),
             )
-        small, large = cells(loads[SMALL_TEAMS][part]), cells(loads[LARGE_TEAMS][part])
-        rows.append([label, *small, *large, target, met])
+        rows.append([label, *(c for size in SIZES for c in cells(loads[size][part])), target, met])
     return rows
 
 
@@ -509,15 +567,15 @@ async def run(url: str, *, profile: bool) -> None:
     store = await PostgresStore.open(url, min_size=1, max_size=1)
     early_ns: list[int] = []  # the first creates, from an empty database
     late_ns: list[int] = []  # creates into the database of LARGE_TEAMS teams
-    loads: dict[int, dict[str, list[int]]] = {}
-    explained: dict[int, list[str]] = {}
+    loads: dict[str, dict[str, list[int]]] = {}
+    explained: dict[str, list[str]] = {}
     try:
         # 100 teams, one create after another, then the loads on them.
         states = await seed_sequentially(store, plans[:SMALL_TEAMS], early_ns)
         await check_loads(store, states)
         names = [state.team for state in states]
-        loads[SMALL_TEAMS] = await bench_loads(store, rng.choices(names, k=LOADS + WARM_UP))
-        explained[SMALL_TEAMS] = await explain_load(url, rng.choice(names))
+        loads["small"] = await bench_loads(store, rng.choices(names, k=LOADS + WARM_UP))
+        explained["small"] = await explain_load(url, rng.choice(names))
 
         # More sequential creates up to SEQUENTIAL_CREATES, then the rest concurrently.
         seeded = SMALL_TEAMS
@@ -534,8 +592,8 @@ async def run(url: str, *, profile: bool) -> None:
         await values(url, "ANALYZE")
         await check_loads(store, states)
         names = [state.team for state in states]
-        loads[LARGE_TEAMS] = await bench_loads(store, rng.choices(names, k=LOADS + WARM_UP))
-        explained[LARGE_TEAMS] = await explain_load(url, rng.choice(names))
+        loads["large"] = await bench_loads(store, rng.choices(names, k=LOADS + WARM_UP))
+        explained["large"] = await explain_load(url, rng.choice(names))
         plans_line = await prepared_plans(store)
         if profile:
             with cProfile.Profile() as profiler:
@@ -545,9 +603,20 @@ async def run(url: str, *, profile: bool) -> None:
         # Last, more sequential creates into the full database (new teams).
         while len(late_ns) < LATE_CREATES:
             await seed_sequentially(store, [next(later_plans)], late_ns)
+
+        # Last, VERSIONS versions of every schedule of the LARGE_TEAMS teams, and loads.
+        started = clock.perf_counter()
+        states = await seed_versions(url, states)
+        edits = sum(len(state.schedules) for state in states) * (VERSIONS - 1) // VERSIONS
+        edit_seconds = clock.perf_counter() - started
+        await values(url, "ANALYZE")
+        await check_loads(store, states)
+        loads["versioned"] = await bench_loads(store, rng.choices(names, k=LOADS + WARM_UP))
+        explained["versioned"] = await explain_load(url, rng.choice(names))
+        sizes = [len(json.dumps(to_json(state))) for state in states[:1000]]
     finally:
         await store.close()
-    tables = ("teams", "users", "schedules", "rotation_changes", "overrides")
+    tables = ("teams", "users", "schedules", "schedule_versions", "rotation_changes", "overrides")
     counts = await values(url, *(f"SELECT count(*) FROM {table}" for table in tables))
     rows = ", ".join(f"{count} {table}" for count, table in zip(counts, tables, strict=True))
 
@@ -558,6 +627,9 @@ async def run(url: str, *, profile: bool) -> None:
             "p90",
             "p99",
             f"{LARGE_TEAMS} teams: median",
+            "p90",
+            "p99",
+            f"{VERSIONS} versions/schedule: median",
             "p90",
             "p99",
             "target",
@@ -592,10 +664,21 @@ async def run(url: str, *, profile: bool) -> None:
         f"Bulk seeding: {bulk_schedules} schedules of {LARGE_TEAMS - early_teams} teams "
         f"(with their history) in {bulk_seconds:.0f} s from {BULK_TASKS} tasks."
     )
+    print(
+        f"Versions: {edits} edits ({VERSIONS - 1} per schedule) of {len(states)} teams in "
+        f"{edit_seconds:.0f} s from {BULK_TASKS} tasks ({edits / edit_seconds:.0f} edits/s); "
+        f"a versioned team's document (to_json) is {statistics.median(sizes):.0f} bytes "
+        "(median of the first 1000 teams)."
+    )
     print(f"Database at the end: {rows}.")
     print()
-    for size in (SMALL_TEAMS, LARGE_TEAMS):
-        print(f"EXPLAIN (ANALYZE, BUFFERS) at {size} teams:")
+    described = {
+        "small": f"{SMALL_TEAMS} teams",
+        "large": f"{LARGE_TEAMS} teams",
+        "versioned": f"{LARGE_TEAMS} teams with {VERSIONS} versions per schedule",
+    }
+    for size in SIZES:
+        print(f"EXPLAIN (ANALYZE, BUFFERS) at {described[size]}:")
         for line in explained[size]:
             print(f"  {line}")
     print(plans_line)
@@ -610,7 +693,11 @@ async def run(url: str, *, profile: bool) -> None:
 
 
 def main() -> None:
-    profile = sys.argv[1:] == ["--profile"]
+    global LARGE_TEAMS
+    arguments = sys.argv[1:]
+    profile = "--profile" in arguments
+    if "--large" in arguments:
+        LARGE_TEAMS = int(arguments[arguments.index("--large") + 1])
     with tempfile.TemporaryDirectory(prefix="oncall-bench-") as scratch:
         server = EmbeddedPostgres(Path(scratch) / "data")
         url = server.start()

@@ -6,12 +6,18 @@ whole team as one JSON document), and each write runs in one explicit
 transaction.  Every statement is a named, parametrised query from
 ``sql/queries.sql``; every call goes through :func:`oncall_pg._errors.domain_errors`,
 so callers see only oncall_core's domain errors.
+
+Schedules are stored as versions (``sql/migrations/0003_schedule_versions.sql``):
+a write of a schedule appends a version or a deletion to the append-only
+``schedule_versions`` table and never updates or deletes one; the identity row
+in ``schedules`` is what writers of one schedule lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import attrs
@@ -20,9 +26,13 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from oncall_core import Override, RotationChange, Schedule, TeamState, from_json
+from oncall_core import Deletion, Override, RotationChange, Schedule, TeamState, from_json
 from oncall_core.store import (
+    TeamSummary,
     check_new_override,
+    creation,
+    deletion,
+    edit,
     override_not_found,
     schedule_not_found,
     team_not_found,
@@ -136,81 +146,102 @@ class PostgresStore:
 
         await self._read(work)
 
-    async def list_teams(self) -> tuple[str, ...]:
-        """See :meth:`oncall_core.Store.list_teams`."""
+    async def list_teams(
+        self, *, at: datetime, after: str | None = None, limit: int | None = None
+    ) -> tuple[TeamSummary, ...]:
+        """See :meth:`oncall_core.Store.list_teams`: one statement, paged by name."""
 
-        async def work(connection: Connection) -> tuple[str, ...]:
-            cursor = await connection.execute(QUERIES["list_teams"])
-            return tuple(row["name"] for row in await cursor.fetchall())
+        async def work(connection: Connection) -> tuple[TeamSummary, ...]:
+            cursor = await connection.execute(
+                QUERIES["list_teams"], {"at": at, "after": after, "limit": limit}
+            )
+            return tuple(
+                TeamSummary(row["team"], row["schedules"]) for row in await cursor.fetchall()
+            )
 
         return await self._read(work)
-
-    async def list_schedules(self, team: str) -> tuple[Schedule, ...]:
-        """See :meth:`oncall_core.Store.list_schedules`."""
-        state = await self.load_team(team)
-        return state.schedules if state is not None else ()
-
-    async def get_schedule(self, team: str, name: str) -> Schedule:
-        """See :meth:`oncall_core.Store.get_schedule`."""
-        for schedule in await self.list_schedules(team):
-            if schedule.name == name:
-                return schedule
-        raise schedule_not_found(team, name)
 
     async def list_overrides(self, team: str) -> tuple[Override, ...]:
         """See :meth:`oncall_core.Store.list_overrides`."""
         state = await self.load_team(team)
         return state.overrides if state is not None else ()
 
-    # Writes
+    # Writes.  Each runs in one transaction that first locks the identity row of
+    # the schedule it writes, then reads the team's state and applies the core's
+    # write rules to it.  Critical section: between that lock and the commit, no
+    # other write of the same schedule can read or append (it waits at the
+    # lock); at READ COMMITTED the state is read by a statement that starts after
+    # the lock is granted, so it sees what the previous holder committed, and the
+    # revision and history a write decides on are still the latest when it
+    # commits.  The checks only involve the locked schedule (its versions, and
+    # the rotation changes, which are appended under the same lock), so writes
+    # of other schedules of the team may interleave.  Creates also hold the
+    # team's row (upsert_team), so first versions and re-creations, which set a
+    # schedule's place in priority ties, are appended one at a time per team.
 
-    async def create_schedule(self, schedule: Schedule) -> Schedule:
+    async def create_schedule(self, schedule: Schedule, *, now: datetime | None = None) -> Schedule:
         """See :meth:`oncall_core.Store.create_schedule`: one transaction."""
 
         async def work(connection: Connection) -> Schedule:
             team_id = await _one(connection, "upsert_team", team=schedule.team)
-            schedule_id = await _one(
-                connection, "insert_schedule", team_id=team_id, **_schedule_row(schedule)
+            await connection.execute(
+                QUERIES["insert_schedule"], {"team_id": team_id, "name": schedule.name}
             )
-            await _write_days_and_members(connection, schedule_id, schedule)
-            return schedule
+            schedule_id = await _locked_schedule_id(connection, schedule.team, schedule.name)
+            state = await _load_team(connection, schedule.team)
+            version = creation(state, schedule, now)
+            assert state is not None  # upsert_team created it
+            # Building the state this write produces is the check.
+            attrs.evolve(state, schedules=(*state.schedules, version))
+            await _insert_version(connection, schedule_id, version)
+            return version
 
         return await self._write(work, team=schedule.team, name=schedule.name)
 
-    async def replace_schedule(self, schedule: Schedule) -> Schedule:
-        """See :meth:`oncall_core.Store.replace_schedule`."""
+    async def edit_schedule(
+        self, schedule: Schedule, *, now: datetime, expected: int | None = None
+    ) -> Schedule:
+        """See :meth:`oncall_core.Store.edit_schedule`: one transaction."""
 
         async def work(connection: Connection) -> Schedule:
-            schedule_id = await _locked_schedule_id(connection, schedule.team, schedule.name)
-            state = await _locked_team_state(connection, schedule.team)
+            schedule_id = await _optional(
+                connection, "lock_schedule", team=schedule.team, name=schedule.name
+            )
+            state = await _load_team(connection, schedule.team)
+            version = edit(state, schedule, now, expected)
+            assert state is not None and schedule_id is not None  # edit found the schedule
             # Building the state this write produces is the check: the model refuses
             # new members below a position the stored history sets.
-            attrs.evolve(
-                state,
-                schedules=[schedule if s.name == schedule.name else s for s in state.schedules],
-            )
-            await connection.execute(
-                QUERIES["update_schedule"], {"schedule_id": schedule_id, **_schedule_row(schedule)}
-            )
-            await connection.execute(
-                QUERIES["delete_schedule_days_and_members"], {"schedule_id": schedule_id}
-            )
-            await _write_days_and_members(connection, schedule_id, schedule)
-            return schedule
+            attrs.evolve(state, schedules=(*state.schedules, version))
+            await _insert_version(connection, schedule_id, version)
+            return version
 
         return await self._write(work, team=schedule.team, name=schedule.name)
 
-    async def delete_schedule(self, team: str, name: str) -> None:
-        """See :meth:`oncall_core.Store.delete_schedule`."""
+    async def delete_schedule(
+        self,
+        team: str,
+        name: str,
+        *,
+        now: datetime,
+        effective: datetime | None = None,
+        expected: int | None = None,
+    ) -> Deletion:
+        """See :meth:`oncall_core.Store.delete_schedule`: appends a deletion, deletes nothing."""
 
-        async def work(connection: Connection) -> None:
-            cursor = await connection.execute(
-                QUERIES["delete_schedule"], {"team": team, "name": name}
+        async def work(connection: Connection) -> Deletion:
+            schedule_id = await _optional(connection, "lock_schedule", team=team, name=name)
+            state = await _load_team(connection, team)
+            ended = deletion(state, team, name, now=now, effective=effective, expected=expected)
+            assert state is not None and schedule_id is not None  # deletion found the schedule
+            attrs.evolve(state, deletions=(*state.deletions, ended))
+            await connection.execute(
+                QUERIES["insert_deletion"],
+                {"schedule_id": schedule_id, "effective": ended.effective},
             )
-            if await cursor.fetchone() is None:
-                raise schedule_not_found(team, name)
+            return ended
 
-        await self._write(work, team=team, name=name)
+        return await self._write(work, team=team, name=name)
 
     async def append_rotation_change(self, team: str, change: RotationChange) -> RotationChange:
         """See :meth:`oncall_core.Store.append_rotation_change`.
@@ -223,7 +254,8 @@ class PostgresStore:
             schedule_id = await _locked_schedule_id(connection, team, change.schedule)
             state = await _locked_team_state(connection, team)
             # Building the state this write produces is the check: the model refuses
-            # a position outside the schedule's members.
+            # a change where the schedule is not in force, or a position outside the
+            # members of the version in force at the change's instant.
             attrs.evolve(state, changes=(*state.changes, change))
             await connection.execute(
                 QUERIES["append_rotation_change"],
@@ -327,24 +359,29 @@ async def _user_ids(connection: Connection, names: Sequence[str]) -> dict[str, i
     return {row["username"]: row["id"] for row in await cursor.fetchall()}
 
 
-async def _write_days_and_members(
-    connection: Connection, schedule_id: int, schedule: Schedule
-) -> None:
-    users = await _user_ids(connection, schedule.members)
+async def _insert_version(connection: Connection, schedule_id: int, version: Schedule) -> None:
+    """Append one version of a schedule's definition, with its days and members."""
+    version_id = await _one(
+        connection,
+        "insert_version",
+        schedule_id=schedule_id,
+        effective=version.effective,
+        **_version_row(version),
+    )
+    users = await _user_ids(connection, version.members)
     await connection.execute(
         QUERIES["insert_days"],
-        {"schedule_id": schedule_id, "days": sorted(int(day) for day in schedule.days)},
+        {"version_id": version_id, "days": sorted(int(day) for day in version.days)},
     )
     await connection.execute(
         QUERIES["insert_members"],
-        {"schedule_id": schedule_id, "user_ids": [users[m] for m in schedule.members]},
+        {"version_id": version_id, "user_ids": [users[m] for m in version.members]},
     )
 
 
-def _schedule_row(schedule: Schedule) -> dict[str, Any]:
-    """The ``schedules`` columns of a schedule, as query parameters."""
+def _version_row(schedule: Schedule) -> dict[str, Any]:
+    """The definition columns of a ``schedule_versions`` row, as query parameters."""
     return {
-        "name": schedule.name,
         "start": schedule.start,
         "end": schedule.end,
         "overnight": schedule.overnight,

@@ -17,56 +17,69 @@ ON CONFLICT (username) DO UPDATE SET username = EXCLUDED.username
 RETURNING id, username;
 
 -- insert_schedule --
--- Store a schedule's own row; a duplicate (team, name) violates schedules_team_name_key
-INSERT INTO schedules (
-    team_id, name, start_time, end_time, overnight, timezone,
+-- Create a schedule's identity row if the team has none of that name (a re-creation
+-- keeps its identity row, so its history and overrides)
+INSERT INTO schedules (team_id, name) VALUES (%(team_id)s, %(name)s)
+ON CONFLICT ON CONSTRAINT schedules_team_name_key DO NOTHING;
+
+-- insert_version --
+-- Append a version of a schedule's definition (the caller holds the schedule's row lock);
+-- its id, the order of writing
+INSERT INTO schedule_versions (
+    schedule_id, effective_at, start_time, end_time, overnight, timezone,
     rotation_kind, rotation_every, rotation_start, priority
 ) VALUES (
-    %(team_id)s, %(name)s, %(start)s, %(end)s, %(overnight)s, %(timezone)s,
+    %(schedule_id)s, %(effective)s, %(start)s, %(end)s, %(overnight)s, %(timezone)s,
     %(kind)s, %(every)s, %(rotation_start)s, %(priority)s
 )
 RETURNING id;
 
--- update_schedule --
--- Replace a schedule's own row, keeping its id (so its place, history and overrides)
-UPDATE schedules SET
-    start_time = %(start)s, end_time = %(end)s, overnight = %(overnight)s,
-    timezone = %(timezone)s, rotation_kind = %(kind)s, rotation_every = %(every)s,
-    rotation_start = %(rotation_start)s, priority = %(priority)s
-WHERE id = %(schedule_id)s;
-
--- delete_schedule_days_and_members --
--- Clear a schedule's days and members before writing them again
-WITH days AS (DELETE FROM schedule_days WHERE schedule_id = %(schedule_id)s)
-DELETE FROM schedule_members WHERE schedule_id = %(schedule_id)s;
+-- insert_deletion --
+-- Append the end of a schedule (the caller holds the schedule's row lock)
+INSERT INTO schedule_versions (schedule_id, effective_at, deleted)
+VALUES (%(schedule_id)s, %(effective)s, true);
 
 -- insert_days --
--- Store a schedule's weekdays (Monday = 0)
-INSERT INTO schedule_days (schedule_id, weekday)
-SELECT %(schedule_id)s, weekday FROM unnest(%(days)s::smallint[]) AS days (weekday);
+-- Store a version's weekdays (Monday = 0)
+INSERT INTO schedule_version_days (version_id, weekday)
+SELECT %(version_id)s, weekday FROM unnest(%(days)s::smallint[]) AS days (weekday);
 
 -- insert_members --
--- Store a schedule's members in rotation order (a user may appear more than once)
-INSERT INTO schedule_members (schedule_id, position, user_id)
-SELECT %(schedule_id)s, ordinality - 1, user_id
+-- Store a version's members in rotation order (a user may appear more than once)
+INSERT INTO schedule_version_members (version_id, position, user_id)
+SELECT %(version_id)s, ordinality - 1, user_id
 FROM unnest(%(user_ids)s::bigint[]) WITH ORDINALITY AS members (user_id, ordinality);
 
 -- lock_schedule --
--- A team's schedule's id by name, the schedule locked until the end of the transaction
+-- A team's schedule's id by name, locked against other writers of the schedule until the end
+-- of the transaction (NO KEY UPDATE: rows that merely reference it, such as a concurrent
+-- override's, are not blocked, so that lock and theirs cannot deadlock)
 SELECT s.id
 FROM schedules s JOIN teams t ON t.id = s.team_id
 WHERE t.name = %(team)s AND s.name = %(name)s
-FOR UPDATE OF s;
-
--- delete_schedule --
--- Delete a schedule; its days, members, history and limited overrides go with it
-DELETE FROM schedules s USING teams t
-WHERE t.id = s.team_id AND t.name = %(team)s AND s.name = %(name)s
-RETURNING s.id;
+FOR NO KEY UPDATE OF s;
 
 -- list_teams --
--- All team names, sorted
-SELECT name FROM teams ORDER BY name;
+-- Teams in code point order after %(after)s (NULL: from the first), at most %(limit)s
+-- (NULL: all), each with how many of its schedules are in force at %(at)s: those whose
+-- latest version effective at or before then (NULL being the beginning of time) is
+-- not a deletion
+SELECT t.name AS team, (
+    SELECT count(*)
+    FROM schedules s
+    CROSS JOIN LATERAL (
+        SELECT v.deleted
+        FROM schedule_versions v
+        WHERE v.schedule_id = s.id AND (v.effective_at IS NULL OR v.effective_at <= %(at)s)
+        ORDER BY v.effective_at DESC NULLS LAST
+        LIMIT 1
+    ) AS current
+    WHERE s.team_id = t.id AND NOT current.deleted
+) AS schedules
+FROM teams t
+WHERE %(after)s::text IS NULL OR t.name COLLATE "C" > %(after)s::text
+ORDER BY t.name COLLATE "C"
+LIMIT %(limit)s::bigint;
 
 -- append_rotation_change --
 -- Append to a schedule's history (the caller holds the schedule's row lock)
@@ -97,8 +110,10 @@ RETURNING o.id;
 -- load_team --
 -- One team as one JSON document (one round trip) in the shape of oncall_core.to_json(TeamState),
 -- so the store reads it with from_json: days by English name, local times as "HH:MM:SS[.ffffff]",
--- instants in UTC with a Z and microseconds whatever the session's TimeZone, and a rotation's
--- kind, every and start (null for a manual rotation).
+-- instants in UTC with a Z and microseconds whatever the session's TimeZone, a rotation's
+-- kind, every and start (null for a manual rotation), each version's effective (null: from
+-- the beginning of time) and the deletions.  Versions and deletions are listed in the order
+-- they were written (version id), as TeamState keeps them.
 SELECT json_build_object(
     'team', t.name,
     'schedules', coalesce((
@@ -107,8 +122,8 @@ SELECT json_build_object(
             'name', s.name,
             'members', (
                 SELECT json_agg(u.username ORDER BY m.position)
-                FROM schedule_members m JOIN users u ON u.id = m.user_id
-                WHERE m.schedule_id = s.id
+                FROM schedule_version_members m JOIN users u ON u.id = m.user_id
+                WHERE m.version_id = v.id
             ),
             'days', (
                 SELECT json_agg(
@@ -116,20 +131,30 @@ SELECT json_build_object(
                         'Sunday'])[d.weekday + 1]
                     ORDER BY d.weekday
                 )
-                FROM schedule_days d WHERE d.schedule_id = s.id
+                FROM schedule_version_days d WHERE d.version_id = v.id
             ),
-            'start', s.start_time,
-            'end', s.end_time,
-            'overnight', s.overnight,
-            'timezone', s.timezone,
+            'start', v.start_time,
+            'end', v.end_time,
+            'overnight', v.overnight,
+            'timezone', v.timezone,
             'rotation', json_build_object(
-                'kind', s.rotation_kind,
-                'every', s.rotation_every,
-                'start', to_char(s.rotation_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+                'kind', v.rotation_kind,
+                'every', v.rotation_every,
+                'start', to_char(v.rotation_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
             ),
-            'priority', s.priority
-        ) ORDER BY s.id)
-        FROM schedules s WHERE s.team_id = t.id
+            'priority', v.priority,
+            'effective', to_char(v.effective_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+        ) ORDER BY v.id)
+        FROM schedules s JOIN schedule_versions v ON v.schedule_id = s.id
+        WHERE s.team_id = t.id AND NOT v.deleted
+    ), '[]'),
+    'deletions', coalesce((
+        SELECT json_agg(json_build_object(
+            'schedule', s.name,
+            'effective', to_char(v.effective_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+        ) ORDER BY v.id)
+        FROM schedules s JOIN schedule_versions v ON v.schedule_id = s.id
+        WHERE s.team_id = t.id AND v.deleted
     ), '[]'),
     'changes', coalesce((
         SELECT json_agg(json_build_object(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
@@ -12,27 +13,39 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from oncall_core import (
+    Conflict,
+    Deletion,
     MemoryStore,
     NotFound,
+    OncallError,
     Override,
+    PastIsReadOnly,
+    PreconditionFailed,
     Rotation,
     RotationChange,
     RotationKind,
     Schedule,
     ScheduleExists,
+    Shift,
     Store,
     TeamState,
     ValidationError,
     Weekday,
     clean_text,
+    from_json,
     oncall_at,
+    timeline,
+    to_json,
 )
+from oncall_core.store import TeamSummary
 from oncall_core.strategies import overrides, rotation_changes, schedules
 from oncall_pg import PostgresStore
 from tests.postgres import run_in_thread
 
 STORES = ["memory", "postgres"]
 MONDAY_NOON = datetime(2025, 5, 5, 17, tzinfo=UTC)  # noon in Chicago, inside weekly()
+NOW = datetime(2025, 6, 2, 17, tzinfo=UTC)  # "now" for writes: a Monday noon in Chicago
+WEEK = timedelta(days=7)
 
 
 async def open_store(kind: str, request: pytest.FixtureRequest) -> Store:
@@ -90,9 +103,8 @@ class TestSchedules:
     async def test_a_created_schedule_reads_back_equal(self, store: Store) -> None:
         created = await store.create_schedule(weekly())
         assert created == weekly()
-        assert await store.get_schedule("ops", "primary") == weekly()
-        assert await store.list_schedules("ops") == (weekly(),)
-        assert await store.list_teams() == ("ops",)
+        assert await store.load_team("ops") == TeamState(team="ops", schedules=[weekly()])
+        assert await store.list_teams(at=NOW) == (TeamSummary("ops", 1),)
 
     async def test_a_duplicate_name_is_rejected_and_changes_nothing(self, store: Store) -> None:
         await store.create_schedule(weekly())
@@ -103,51 +115,373 @@ class TestSchedules:
     async def test_the_same_name_in_another_team_is_fine(self, store: Store) -> None:
         await store.create_schedule(weekly())
         await store.create_schedule(weekly(team="web"))
-        assert await store.list_teams() == ("ops", "web")
+        assert await store.list_teams(at=NOW) == (TeamSummary("ops", 1), TeamSummary("web", 1))
 
-    async def test_schedules_keep_creation_order_and_replace_keeps_the_place(
+    async def test_schedules_are_listed_in_the_order_their_versions_were_written(
         self, store: Store
     ) -> None:
-        names = ["c", "a", "b"]
-        for name in names:
+        for name in ["c", "a", "b"]:
             await store.create_schedule(weekly(name=name))
-        replaced = weekly(name="a", members=["Zed"], overnight=True, end=time(9))
-        assert await store.replace_schedule(replaced) == replaced
-        assert [s.name for s in await store.list_schedules("ops")] == names
-        assert await store.get_schedule("ops", "a") == replaced
+        edited = await store.edit_schedule(weekly(name="a", members=["Zed"]), now=NOW)
+        state = await store.load_team("ops")
+        assert state is not None
+        assert [(s.name, s.effective) for s in state.schedules] == [
+            ("c", None),
+            ("a", None),
+            ("b", None),
+            ("a", NOW),
+        ]
+        assert state.schedules[-1] == edited
+        assert state.names == ("c", "a", "b")
 
     async def test_unknown_schedules_and_teams(self, store: Store) -> None:
         assert await store.load_team("nobody") is None
-        assert await store.list_schedules("nobody") == ()
         assert await store.list_overrides("nobody") == ()
+        assert await store.list_teams(at=NOW) == ()
         with pytest.raises(NotFound):
-            await store.get_schedule("nobody", "primary")
+            await store.edit_schedule(weekly(team="nobody"), now=NOW)
+        with pytest.raises(NotFound):
+            await store.delete_schedule("nobody", "primary", now=NOW)
         await store.create_schedule(weekly())
         with pytest.raises(NotFound):
-            await store.get_schedule("ops", "other")
+            await unchanged(
+                store, "ops", lambda: store.edit_schedule(weekly(name="other"), now=NOW)
+            )
         with pytest.raises(NotFound):
-            await unchanged(store, "ops", lambda: store.replace_schedule(weekly(name="other")))
-        with pytest.raises(NotFound):
-            await unchanged(store, "ops", lambda: store.delete_schedule("ops", "other"))
+            await unchanged(store, "ops", lambda: store.delete_schedule("ops", "other", now=NOW))
 
-    async def test_delete_takes_history_and_limited_overrides_along(self, store: Store) -> None:
+
+def past_instants() -> list[datetime]:
+    """Every hour of the month before NOW (the past, whose answers must not change)."""
+    return [NOW - timedelta(hours=hours) for hours in range(1, 31 * 24)]
+
+
+async def in_force_over_the_past(store: Store, team: str) -> list[tuple[Schedule, ...]]:
+    """The versions in force at each past instant: what the past's answers are built from."""
+    state = await store.load_team(team)
+    assert state is not None
+    return [state.in_force(at) for at in past_instants()]
+
+
+async def timeline_before(store: Store, team: str) -> tuple[Shift, ...]:
+    """The team's shifts over the month before NOW."""
+    state = await store.load_team(team)
+    assert state is not None
+    return timeline(state, NOW - timedelta(days=31), NOW)
+
+
+# The engine (oncall_at, timeline) does not read versions yet: commit 2b4dfc2 put
+# versions in the model and left "the engine" to follow, and until then it answers
+# from every version of a schedule at once.  These tests state what the stores'
+# answers must be once it does; strict, so that they fail (and their marker must
+# go) on the day the engine resolves versions.
+ENGINE_READS_NO_VERSIONS = pytest.mark.xfail(
+    strict=True, reason="oncall_core's engine does not resolve schedule versions yet"
+)
+
+
+class TestAnswersOverVersions:
+    @ENGINE_READS_NO_VERSIONS
+    async def test_an_edit_leaves_past_answers_and_changes_future_ones(self, store: Store) -> None:
         await store.create_schedule(weekly())
         await store.create_schedule(nights())
         await store.append_rotation_change(
             "ops", RotationChange(schedule="primary", effective=MONDAY_NOON)
         )
-        await store.append_rotation_change(
-            "ops", RotationChange(schedule="nights", effective=MONDAY_NOON)
-        )
-        team_wide = await store.add_override("ops", cover("Sub"))
-        await store.add_override("ops", cover("Sub", schedule="primary"))
-        await store.delete_schedule("ops", "primary")
+        past = await timeline_before(store, "ops")
+        await store.edit_schedule(weekly(members=["Zed"], start=time(8), priority=9), now=NOW)
+        assert await timeline_before(store, "ops") == past
         state = await store.load_team("ops")
         assert state is not None
-        assert [s.name for s in state.schedules] == ["nights"]
-        assert [c.schedule for c in state.changes] == ["nights"]
-        assert state.overrides == (team_wide,)
-        assert await store.list_teams() == ("ops",)  # the team stays
+        answer = oncall_at(state, NOW + timedelta(hours=1))
+        assert answer is not None and (answer.member, answer.schedule) == ("Zed", "primary")
+
+    @ENGINE_READS_NO_VERSIONS
+    async def test_a_delete_leaves_past_answers_and_ends_future_ones(self, store: Store) -> None:
+        await store.create_schedule(weekly())
+        await store.create_schedule(nights())
+        past = await timeline_before(store, "ops")
+        await store.delete_schedule("ops", "primary", now=NOW)
+        assert await timeline_before(store, "ops") == past
+        state = await store.load_team("ops")
+        assert state is not None
+        assert all(shift.schedule != "primary" for shift in timeline(state, NOW, NOW + WEEK))
+
+    @ENGINE_READS_NO_VERSIONS
+    async def test_a_future_version_answers_from_its_instant(self, store: Store) -> None:
+        await store.create_schedule(weekly())
+        await store.edit_schedule(weekly(members=["Zed"], effective=NOW + WEEK), now=NOW)
+        state = await store.load_team("ops")
+        assert state is not None
+        before = oncall_at(state, NOW + timedelta(hours=1))
+        after = oncall_at(state, NOW + WEEK + timedelta(hours=1))
+        assert before is not None and before.member != "Zed"
+        assert after is not None and after.member == "Zed"
+
+
+class TestVersions:
+    async def test_an_edit_appends_a_version_and_the_past_is_unchanged(self, store: Store) -> None:
+        await store.create_schedule(weekly())
+        await store.create_schedule(nights())
+        await store.append_rotation_change(
+            "ops", RotationChange(schedule="primary", effective=MONDAY_NOON)
+        )
+        past = await in_force_over_the_past(store, "ops")
+        edited = await store.edit_schedule(
+            weekly(members=["Zed"], start=time(8), priority=9), now=NOW
+        )
+        assert edited == weekly(members=["Zed"], start=time(8), priority=9, effective=NOW)
+        state = await store.load_team("ops")
+        assert state is not None
+        assert state.schedules == (weekly(), nights(), edited)
+        assert state.revision("primary") == 2 and state.revision("nights") == 1
+        assert await in_force_over_the_past(store, "ops") == past
+        assert state.in_force(NOW) == (edited, nights())
+
+    async def test_a_delete_keeps_past_answers_and_ends_future_ones(self, store: Store) -> None:
+        await store.create_schedule(weekly())
+        await store.create_schedule(nights())
+        change = RotationChange(schedule="primary", effective=MONDAY_NOON)
+        await store.append_rotation_change("ops", change)
+        limited = await store.add_override("ops", cover("Sub", schedule="primary"))
+        past = await in_force_over_the_past(store, "ops")
+        ended = await store.delete_schedule("ops", "primary", now=NOW)
+        assert ended == Deletion(schedule="primary", effective=NOW)
+        state = await store.load_team("ops")
+        assert state is not None
+        # Nothing is dropped: the versions, the history and the overrides stay.
+        assert state.schedules == (weekly(), nights())
+        assert state.deletions == (ended,)
+        assert state.changes == (change,) and state.overrides == (limited,)
+        assert state.revision("primary") == 2
+        assert await in_force_over_the_past(store, "ops") == past
+        assert state.schedule_at("primary", NOW - timedelta(seconds=1)) == weekly()
+        assert state.schedule_at("primary", NOW) is None
+        assert state.in_force(NOW + WEEK) == (nights(),)
+        assert await store.list_teams(at=NOW - timedelta(seconds=1)) == (TeamSummary("ops", 2),)
+        assert await store.list_teams(at=NOW) == (TeamSummary("ops", 1),)
+        # A deleted schedule cannot be edited or deleted again.
+        with pytest.raises(NotFound):
+            await unchanged(
+                store, "ops", lambda: store.edit_schedule(weekly(), now=NOW + timedelta(hours=1))
+            )
+        with pytest.raises(NotFound):
+            await unchanged(
+                store,
+                "ops",
+                lambda: store.delete_schedule("ops", "primary", now=NOW + timedelta(hours=1)),
+            )
+
+    async def test_a_deleted_schedule_is_re_created_from_then_on(self, store: Store) -> None:
+        await store.create_schedule(weekly())
+        with pytest.raises(ScheduleExists):
+            await unchanged(store, "ops", lambda: store.create_schedule(weekly(), now=NOW))
+        await store.delete_schedule("ops", "primary", now=NOW)
+        later = NOW + timedelta(days=1)
+        again = await store.create_schedule(weekly(members=["Zed"]), now=later)
+        assert again == weekly(members=["Zed"], effective=later)
+        state = await store.load_team("ops")
+        assert state is not None
+        assert state.history("primary") == (
+            weekly(),
+            Deletion(schedule="primary", effective=NOW),
+            again,
+        )
+        assert state.schedule_at("primary", NOW + timedelta(hours=1)) is None
+        assert state.schedule_at("primary", later) == again
+        assert state.revision("primary") == 3
+        with pytest.raises(ScheduleExists):
+            await unchanged(store, "ops", lambda: store.create_schedule(weekly(), now=later))
+
+    async def test_re_creating_before_the_deletion_is_a_conflict(self, store: Store) -> None:
+        await store.create_schedule(weekly())
+        await store.delete_schedule("ops", "primary", now=NOW, effective=NOW + WEEK)
+        with pytest.raises(Conflict):
+            await unchanged(
+                store, "ops", lambda: store.create_schedule(weekly(members=["Zed"]), now=NOW)
+            )
+        with pytest.raises(Conflict):
+            await unchanged(
+                store,
+                "ops",
+                lambda: store.create_schedule(
+                    weekly(members=["Zed"], effective=NOW + timedelta(days=3)), now=NOW
+                ),
+            )
+
+    async def test_the_past_is_read_only_and_a_refused_write_stores_nothing(
+        self, store: Store
+    ) -> None:
+        await store.create_schedule(weekly())
+        past = NOW - timedelta(minutes=2)
+        with pytest.raises(PastIsReadOnly) as caught:
+            await unchanged(
+                store,
+                "ops",
+                lambda: store.edit_schedule(weekly(members=["Zed"], effective=past), now=NOW),
+            )
+        assert caught.value.field == "effective"
+        with pytest.raises(PastIsReadOnly):
+            await unchanged(
+                store,
+                "ops",
+                lambda: store.delete_schedule("ops", "primary", now=NOW, effective=past),
+            )
+        await store.delete_schedule("ops", "primary", now=NOW)
+        with pytest.raises(PastIsReadOnly):
+            await unchanged(
+                store,
+                "ops",
+                lambda: store.create_schedule(
+                    weekly(effective=NOW + timedelta(hours=1)), now=NOW + timedelta(hours=2)
+                ),
+            )
+
+    async def test_an_effective_less_than_a_minute_old_is_taken_as_now(self, store: Store) -> None:
+        await store.create_schedule(weekly())
+        drifted = weekly(members=["Zed"], effective=NOW - timedelta(seconds=59))
+        assert (await store.edit_schedule(drifted, now=NOW)).effective == NOW
+        ended = await store.delete_schedule(
+            "ops", "primary", now=NOW + timedelta(hours=1), effective=NOW + timedelta(seconds=3570)
+        )
+        assert ended.effective == NOW + timedelta(hours=1)
+        state = await store.load_team("ops")
+        assert state is not None
+        assert [v.effective for v in state.history("primary")] == [
+            None,
+            NOW,
+            NOW + timedelta(hours=1),
+        ]
+
+    async def test_a_future_version_takes_over_at_its_instant(self, store: Store) -> None:
+        await store.create_schedule(weekly())
+        future = weekly(members=["Zed"], effective=NOW + WEEK)
+        assert await store.edit_schedule(future, now=NOW) == future
+        state = await store.load_team("ops")
+        assert state is not None
+        assert state.schedule_at("primary", NOW + WEEK - timedelta(seconds=1)) == weekly()
+        assert state.schedule_at("primary", NOW + WEEK) == future
+        assert state.in_force(NOW) == (weekly(),)
+        assert state.in_force(NOW + WEEK) == (future,)
+        # A deletion before the scheduled version would end it only until then.
+        with pytest.raises(Conflict):
+            await unchanged(store, "ops", lambda: store.delete_schedule("ops", "primary", now=NOW))
+        # An edit at the very instant of the scheduled one is refused by the model.
+        with pytest.raises(ValidationError):
+            await unchanged(store, "ops", lambda: store.edit_schedule(future, now=NOW))
+
+    async def test_an_expected_revision_that_is_not_current_fails_and_stores_nothing(
+        self, store: Store
+    ) -> None:
+        await store.create_schedule(weekly())
+        with pytest.raises(PreconditionFailed) as caught:
+            await unchanged(
+                store,
+                "ops",
+                lambda: store.edit_schedule(weekly(members=["Zed"]), now=NOW, expected=2),
+            )
+        assert (caught.value.expected, caught.value.actual) == (2, 1)
+        await store.edit_schedule(weekly(members=["Zed"]), now=NOW, expected=1)
+        later = NOW + timedelta(hours=1)
+        with pytest.raises(PreconditionFailed):
+            await unchanged(
+                store, "ops", lambda: store.delete_schedule("ops", "primary", now=later, expected=1)
+            )
+        await store.delete_schedule("ops", "primary", now=later, expected=2)
+        state = await store.load_team("ops")
+        assert state is not None and state.revision("primary") == 3
+
+    async def test_two_concurrent_edits_expecting_one_revision_one_wins(self, store: Store) -> None:
+        await store.create_schedule(weekly())
+        results = await asyncio.gather(
+            store.edit_schedule(weekly(members=["Zed"]), now=NOW, expected=1),
+            store.edit_schedule(
+                weekly(members=["Yan"]), now=NOW + timedelta(seconds=1), expected=1
+            ),
+            return_exceptions=True,
+        )
+        won = [r for r in results if isinstance(r, Schedule)]
+        lost = [r for r in results if not isinstance(r, Schedule)]
+        assert len(won) == 1 and len(lost) == 1
+        assert isinstance(lost[0], PreconditionFailed) and lost[0].actual == 2
+        state = await store.load_team("ops")
+        assert state is not None
+        assert state.schedules == (weekly(), won[0]) and state.revision("primary") == 2
+
+    async def test_an_edit_below_a_position_a_later_change_sets_is_refused(
+        self, store: Store
+    ) -> None:
+        await store.create_schedule(weekly())  # four members
+        change = RotationChange(schedule="primary", effective=NOW + WEEK, position=3)
+        await store.append_rotation_change("ops", change)
+        with pytest.raises(ValidationError) as caught:
+            await unchanged(
+                store, "ops", lambda: store.edit_schedule(weekly(members=["Ann", "Bob"]), now=NOW)
+            )
+        assert caught.value.field == "position"
+        # A change before the edit is checked against the version in force then.
+        earlier = RotationChange(schedule="primary", effective=NOW - WEEK, position=3)
+        await store.append_rotation_change("ops", earlier)
+        edited = await store.edit_schedule(
+            weekly(members=["Ann", "Bob"], effective=NOW + WEEK + timedelta(hours=1)), now=NOW
+        )
+        assert edited.effective == NOW + WEEK + timedelta(hours=1)
+
+    async def test_a_rotation_change_where_the_schedule_is_not_in_force_is_refused(
+        self, store: Store
+    ) -> None:
+        await store.create_schedule(weekly())
+        await store.delete_schedule("ops", "primary", now=NOW)
+        with pytest.raises(ValidationError) as caught:
+            await unchanged(
+                store,
+                "ops",
+                lambda: store.append_rotation_change(
+                    "ops", RotationChange(schedule="primary", effective=NOW + timedelta(hours=1))
+                ),
+            )
+        assert caught.value.field == "effective"
+
+
+class TestListTeams:
+    async def test_teams_are_sorted_with_the_schedules_in_force_and_paged_by_name(
+        self, store: Store
+    ) -> None:
+        for team, count in [("web", 1), ("db", 3), ("ops", 2), ("Ops", 1), ("ünicode", 1)]:
+            for index in range(count):
+                await store.create_schedule(weekly(team=team, name=f"s{index}"))
+        await store.delete_schedule("db", "s0", now=NOW)
+        await store.delete_schedule("ops", "s1", now=NOW, effective=NOW + WEEK)
+        await store.create_schedule(weekly(team="web", name="later", effective=NOW + WEEK))
+        everything = await store.list_teams(at=NOW)
+        assert everything == (
+            TeamSummary("Ops", 1),
+            TeamSummary("db", 2),
+            TeamSummary("ops", 2),
+            TeamSummary("web", 1),
+            TeamSummary("ünicode", 1),
+        )
+        assert await store.list_teams(at=NOW - timedelta(seconds=1)) == (
+            TeamSummary("Ops", 1),
+            TeamSummary("db", 3),
+            TeamSummary("ops", 2),
+            TeamSummary("web", 1),
+            TeamSummary("ünicode", 1),
+        )
+        assert [s.schedules for s in await store.list_teams(at=NOW + WEEK)] == [1, 2, 1, 2, 1]
+        pages = []
+        after = None
+        # Ends: each page starts after the last name of the one before, and the
+        # names are finite; an empty page stops it.
+        while page := await store.list_teams(at=NOW, after=after, limit=2):
+            assert len(page) <= 2
+            pages.append(page)
+            after = page[-1].team
+        assert [len(page) for page in pages] == [2, 2, 1]
+        assert tuple(summary for page in pages for summary in page) == everything
+        assert await store.list_teams(at=NOW, after="ops") == everything[3:]
+        assert await store.list_teams(at=NOW, after="ünicode") == ()
+        assert await store.list_teams(at=NOW, limit=0) == ()
 
 
 def cover(member: str, schedule: str | None = None, hours: int = 2) -> Override:
@@ -196,22 +530,6 @@ class TestRotationHistory:
                 ),
             )
         assert caught.value.field == "position"
-
-    async def test_a_replace_below_a_stored_position_raises_and_changes_nothing(
-        self, store: Store
-    ) -> None:
-        await store.create_schedule(weekly())  # four members
-        await store.append_rotation_change(
-            "ops", RotationChange(schedule="primary", effective=MONDAY_NOON, position=3)
-        )
-        with pytest.raises(ValidationError) as caught:
-            await unchanged(
-                store, "ops", lambda: store.replace_schedule(weekly(members=["Ann", "Bob"]))
-            )
-        assert caught.value.field == "position"
-        # Still four members: the next change at position 3 is accepted.
-        after = RotationChange(schedule="primary", effective=MONDAY_NOON, position=3)
-        assert await store.append_rotation_change("ops", after) == after
 
 
 class TestOverrides:
@@ -265,6 +583,33 @@ class TestLoadTeam:
             overrides=[override],
         )
 
+    async def test_versions_and_deletions_load_as_written_and_round_trip_as_json(
+        self, store: Store
+    ) -> None:
+        await store.create_schedule(nights())
+        await store.create_schedule(weekly(effective=MONDAY_NOON))
+        await store.edit_schedule(weekly(members=["Zed"], effective=NOW + WEEK), now=NOW)
+        await store.edit_schedule(nights(), now=NOW)
+        await store.delete_schedule("ops", "nights", now=NOW + timedelta(hours=1))
+        await store.create_schedule(nights(), now=NOW + timedelta(days=1, microseconds=7))
+        change = RotationChange(schedule="primary", effective=NOW + timedelta(days=2))
+        await store.append_rotation_change("ops", change)
+        expected = TeamState(
+            team="ops",
+            schedules=[
+                nights(),
+                weekly(effective=MONDAY_NOON),
+                weekly(members=["Zed"], effective=NOW + WEEK),
+                attrs.evolve(nights(), effective=NOW),
+                attrs.evolve(nights(), effective=NOW + timedelta(days=1, microseconds=7)),
+            ],
+            deletions=[Deletion(schedule="nights", effective=NOW + timedelta(hours=1))],
+            changes=[change],
+        )
+        loaded = await store.load_team("ops")
+        assert loaded == expected
+        assert from_json(to_json(loaded), TeamState) == loaded
+
 
 @st.composite
 def team_contents(draw: st.DrawFn) -> tuple[list[Schedule], list[RotationChange], list[Override]]:
@@ -309,7 +654,7 @@ async def test_a_working_store_answers_ping_and_ping_changes_nothing(store: Stor
     before = await store.load_team("ops")
     assert await store.ping() is None  # no StorageUnavailable: the store is ready
     assert await store.load_team("ops") == before
-    assert await store.list_teams() == ("ops",)
+    assert await store.list_teams(at=NOW) == (TeamSummary("ops", 1),)
 
 
 @st.composite
@@ -349,10 +694,84 @@ def test_any_text_the_model_accepts_round_trips_through_the_store(
                 stored = await store.add_override(team, attrs.evolve(override, reason=reason))
                 loaded = await store.load_team(team)
                 assert loaded == TeamState(team=team, schedules=[schedule], overrides=[stored])
-                assert await store.get_schedule(team, name) == schedule
             finally:
                 await store.close()
 
         run_in_thread(scenario())
 
     round_trip()
+
+
+Write = tuple[str, int, int, Schedule]  # what, which name, hours after NOW, a definition
+
+
+@st.composite
+def version_writes(draw: st.DrawFn) -> list[Write]:
+    """Creates, edits and deletes of a few names at drawn instants, in any order: many
+    of them are refused (exists, not in force, the past, a later version...)."""
+    team = f"team-{uuid.uuid4().hex[:8]}"
+    definitions = [draw(schedules(team=team, name=f"s{index}")) for index in range(2)]
+    return draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["create", "edit", "delete"]),
+                st.integers(min_value=0, max_value=1),
+                st.integers(min_value=-2, max_value=48),
+                st.sampled_from(definitions),
+            ),
+            min_size=1,
+            max_size=8,
+        )
+    )
+
+
+async def apply_writes(store: Store, writes: list[Write]) -> list[object]:
+    """Each write's outcome on a store: what it returned, or the class of what it raised."""
+    outcomes: list[object] = []
+    for what, index, hours, definition in writes:
+        name = f"s{index}"
+        moment = NOW + timedelta(hours=hours)
+        version = attrs.evolve(definition, name=name)
+        try:
+            if what == "create":
+                outcomes.append(await store.create_schedule(version, now=moment))
+            elif what == "edit":
+                outcomes.append(await store.edit_schedule(version, now=NOW, expected=None))
+            else:
+                outcomes.append(
+                    await store.delete_schedule(version.team, name, now=NOW, effective=moment)
+                )
+        except OncallError as error:
+            outcomes.append(type(error))
+    return outcomes
+
+
+def test_both_stores_take_and_refuse_the_same_version_writes(
+    request: pytest.FixtureRequest,
+) -> None:
+    request.getfixturevalue("database_url")
+
+    @given(version_writes())
+    def same(writes: list[Write]) -> None:
+        team = writes[0][3].team
+
+        async def scenario() -> None:
+            memory = MemoryStore()
+            postgres = await open_store("postgres", request)
+            try:
+                assert await apply_writes(postgres, writes) == await apply_writes(memory, writes)
+                loaded = await postgres.load_team(team)
+                assert loaded == await memory.load_team(team)
+                if loaded is not None:
+                    assert from_json(to_json(loaded), TeamState) == loaded
+                # The database is shared between examples: other teams are there too.
+                for at in (NOW, NOW + WEEK):
+                    summaries = await postgres.list_teams(at=at)
+                    ours = tuple(summary for summary in summaries if summary.team == team)
+                    assert ours == await memory.list_teams(at=at)
+            finally:
+                await postgres.close()
+
+        run_in_thread(scenario())
+
+    same()

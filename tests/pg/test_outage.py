@@ -59,13 +59,11 @@ async def test_calls_fail_with_storage_unavailable_and_recover_after_a_restart(
         calls: list[Callable[[], Awaitable[object]]] = [
             lambda: store.ping(),
             lambda: store.load_team("ops"),
-            lambda: store.list_teams(),
-            lambda: store.list_schedules("ops"),
-            lambda: store.get_schedule("ops", "primary"),
+            lambda: store.list_teams(at=NOON),
             lambda: store.list_overrides("ops"),
             lambda: store.create_schedule(schedule("other")),
-            lambda: store.replace_schedule(schedule()),
-            lambda: store.delete_schedule("ops", "primary"),
+            lambda: store.edit_schedule(schedule(), now=NOON),
+            lambda: store.delete_schedule("ops", "primary", now=NOON),
             lambda: store.append_rotation_change(
                 "ops", RotationChange(schedule="primary", effective=NOON)
             ),

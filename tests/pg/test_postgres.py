@@ -18,6 +18,7 @@ from oncall_core import (
     NotFound,
     OncallError,
     Override,
+    PreconditionFailed,
     Rotation,
     RotationChange,
     RotationKind,
@@ -31,6 +32,7 @@ from oncall_core import (
 )
 from oncall_pg import PostgresStore, SchemaTooNew, migrate, migrations
 from oncall_pg._errors import domain_errors  # white-box: see its test below
+from tests.pg.test_migrate_versions import insert_in_schema_2
 
 NOON = datetime(2025, 5, 5, 12, tzinfo=UTC)
 
@@ -74,25 +76,27 @@ class TestMigrations:
             empty_database_url, autocommit=True
         ) as connection:
             assert await migrate(connection, up_to=1) == (1,)
+            # Schemas 1 and 2 store schedules alike; code from before 0002 also
+            # wrote team members and contacts.
+            state = await insert_in_schema_2(
+                connection,
+                TeamState(
+                    team="ops",
+                    schedules=[schedule()],
+                    changes=[RotationChange(schedule="primary", effective=NOON, position=2)],
+                    overrides=[Override(member="Dee", start=NOON, end=NOON + timedelta(hours=1))],
+                ),
+            )
+            await connection.execute(
+                "INSERT INTO team_members (team_id, user_id)"
+                " SELECT t.id, u.id FROM teams t CROSS JOIN users u"
+            )
+            await connection.execute("UPDATE users SET email = username || '@example.com'")
+
+            assert await migrate(connection) == later
             store = await PostgresStore.open(empty_database_url, min_size=1, max_size=1)
             try:
-                await store.create_schedule(schedule())
-                await store.append_rotation_change(
-                    "ops", RotationChange(schedule="primary", effective=NOON, position=2)
-                )
-                await store.add_override(
-                    "ops", Override(member="Dee", start=NOON, end=NOON + timedelta(hours=1))
-                )
-                # What code from before 0002 also wrote: team members and contacts.
-                await connection.execute(
-                    "INSERT INTO team_members (team_id, user_id)"
-                    " SELECT t.id, u.id FROM teams t CROSS JOIN users u"
-                )
-                await connection.execute("UPDATE users SET email = username || '@example.com'")
-                before = await store.load_team("ops")
-
-                assert await migrate(connection) == later
-                assert await store.load_team("ops") == before
+                assert await store.load_team("ops") == state
                 await store.create_schedule(schedule(name="secondary"))
             finally:
                 await store.close()
@@ -143,7 +147,58 @@ class TestConcurrency:
         )
         assert sum(1 for result in results if isinstance(result, Schedule)) == 1
         assert all(isinstance(r, ScheduleExists) for r in results if not isinstance(r, Schedule))
-        assert await store.list_schedules("ops") == (schedule(),)
+        assert await store.load_team("ops") == TeamState(team="ops", schedules=[schedule()])
+
+    async def test_of_concurrent_edits_expecting_one_revision_exactly_one_wins(
+        self, database_url: str
+    ) -> None:
+        # One store, so one pool, per writer: each edit runs on a connection of its own.
+        stores = [await PostgresStore.open(database_url, min_size=1, max_size=1) for _ in range(8)]
+        try:
+            await stores[0].create_schedule(schedule())
+            results = await asyncio.gather(
+                *(
+                    store.edit_schedule(
+                        attrs.evolve(schedule(), members=[f"M{index}"]),
+                        now=NOON + timedelta(seconds=index),
+                        expected=1,
+                    )
+                    for index, store in enumerate(stores)
+                ),
+                return_exceptions=True,
+            )
+            won = [result for result in results if isinstance(result, Schedule)]
+            lost = [result for result in results if not isinstance(result, Schedule)]
+            assert len(won) == 1 and len(lost) == 7
+            assert all(isinstance(r, PreconditionFailed) and r.actual == 2 for r in lost)
+            state = await stores[0].load_team("ops")
+            assert state is not None
+            assert state.schedules == (schedule(), won[0]) and state.revision("primary") == 2
+        finally:
+            for store in stores:
+                await store.close()
+
+    async def test_concurrent_edits_and_a_delete_are_appended_one_at_a_time(
+        self, store: PostgresStore
+    ) -> None:
+        await store.create_schedule(schedule())
+        results = await asyncio.gather(
+            *(
+                store.edit_schedule(
+                    attrs.evolve(
+                        schedule(), members=[f"M{index}"], effective=NOON + timedelta(days=index)
+                    ),
+                    now=NOON,
+                )
+                for index in range(1, 10)
+            ),
+            store.delete_schedule("ops", "primary", now=NOON, effective=NOON + timedelta(days=20)),
+        )
+        state = await store.load_team("ops")
+        assert state is not None
+        assert len(state.schedules) == 10 and state.deletions == (results[-1],)
+        assert state.revision("primary") == 11
+        assert state.schedule_at("primary", NOON + timedelta(days=9, hours=1)) == results[8]
 
     async def test_fifty_concurrent_rotates_make_fifty_steps(self, store: PostgresStore) -> None:
         await store.create_schedule(schedule())
@@ -173,6 +228,8 @@ async def test_loading_a_team_is_one_statement(database_url: str) -> None:
     for name in ["primary", "secondary"]:
         await setup.create_schedule(schedule(name=name))
         await setup.append_rotation_change("ops", RotationChange(schedule=name, effective=NOON))
+    await setup.edit_schedule(schedule(name="primary"), now=NOON)
+    await setup.delete_schedule("ops", "secondary", now=NOON + timedelta(hours=1))
     await setup.close()
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         database_url,
@@ -185,7 +242,8 @@ async def test_loading_a_team_is_one_statement(database_url: str) -> None:
     store = PostgresStore(pool)
     CountingCursor.executed.clear()
     state = await store.load_team("ops")
-    assert state is not None and len(state.schedules) == 2 and len(state.changes) == 2
+    assert state is not None and len(state.schedules) == 3 and len(state.changes) == 2
+    assert len(state.deletions) == 1
     assert len(CountingCursor.executed) == 1
     await pool.close()
 
@@ -236,7 +294,7 @@ async def test_data_survives_closing_and_reopening_the_pool(database_url: str) -
     await first.create_schedule(schedule())
     await first.close()
     second = await PostgresStore.open(database_url, min_size=1, max_size=2)
-    assert await second.list_schedules("ops") == (schedule(),)
+    assert await second.load_team("ops") == TeamState(team="ops", schedules=[schedule()])
     await second.close()
 
 
@@ -266,7 +324,7 @@ async def test_a_read_whose_connection_broke_is_retried_on_another(database_url:
             backend = connection.info.backend_pid
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as admin:
             await admin.execute("SELECT pg_terminate_backend(%s, 5000)", (backend,))
-        assert await store.list_schedules("ops") == (schedule(),)
+        assert await store.load_team("ops") == TeamState(team="ops", schedules=[schedule()])
 
 
 async def test_an_unreachable_server_is_storage_unavailable() -> None:
@@ -280,7 +338,7 @@ async def test_an_unreachable_server_is_storage_unavailable() -> None:
     ("statement", "expected"),
     [
         ("INSERT INTO teams (name) VALUES ('ops'), ('ops')", Conflict),
-        ("INSERT INTO schedule_days (schedule_id, weekday) VALUES (424242, 1)", NotFound),
+        ("INSERT INTO schedule_version_days (version_id, weekday) VALUES (424242, 1)", NotFound),
         ("INSERT INTO teams (name) VALUES ('')", ValidationError),
     ],
 )
@@ -296,3 +354,38 @@ async def test_database_errors_become_domain_errors(
                 await connection.execute(statement)
     assert isinstance(caught.value, OncallError)
     assert isinstance(caught.value.__cause__, psycopg.Error)
+
+
+async def test_edits_and_overrides_of_one_schedule_at_once_all_land(store: PostgresStore) -> None:
+    # An edit locks the schedule, then upserts its members as users; an override
+    # upserts its member, then inserts a row referencing the schedule.  The lock
+    # an edit takes does not block that reference, so neither waits on the other
+    # in a cycle (a deadlock would surface as a Conflict).
+    await store.create_schedule(schedule())
+    members = [f"M{index}" for index in range(10)]
+    results = await asyncio.gather(
+        *(
+            store.edit_schedule(
+                attrs.evolve(schedule(), members=members[index:] + members[:index]),
+                now=NOON + timedelta(minutes=index),
+            )
+            for index in range(10)
+        ),
+        *(
+            store.add_override(
+                "ops",
+                Override(
+                    member=members[-1 - index],
+                    start=NOON,
+                    end=NOON + timedelta(hours=1),
+                    schedule="primary",
+                ),
+            )
+            for index in range(10)
+        ),
+        return_exceptions=True,
+    )
+    assert [r for r in results if isinstance(r, Exception)] == []
+    state = await store.load_team("ops")
+    assert state is not None
+    assert len(state.schedules) == 11 and len(state.overrides) == 10

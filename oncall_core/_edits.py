@@ -118,7 +118,8 @@ def deletion(
     Raises :class:`PreconditionFailed`, :class:`PastIsReadOnly`,
     :class:`NotFound` when the schedule is not in force then, and
     :class:`Conflict` when a later version is already scheduled (the deletion
-    would end the schedule only until then).
+    would end the schedule only until then) or a rotation change is scheduled
+    at or after it (it would change a schedule that no longer exists).
     """
     check_revision(state, team, name, expected)
     moment = effective_from(effective, now)
@@ -130,6 +131,14 @@ def deletion(
         raise Conflict(
             f"schedule {name!r} has a version taking effect at {format_instant(later[0])}: "
             "delete it at or after then"
+        )
+    rotations = sorted(
+        c.effective for c in state.changes if c.schedule == name and c.effective >= moment
+    )
+    if rotations:
+        raise Conflict(
+            f"schedule {name!r} has a rotation change at {format_instant(rotations[-1])}: "
+            "delete it after then"
         )
     return Deletion(schedule=name, effective=moment)
 

@@ -44,6 +44,7 @@ __all__ = [
     "MemoryStore",
     "Store",
     "TeamSummary",
+    "check_limit",
     "check_new_override",
     "check_revision",
     "creation",
@@ -109,7 +110,10 @@ class Store(Protocol):
         self, *, at: datetime, after: str | None = None, limit: int | None = None
     ) -> tuple[TeamSummary, ...]:
         """Teams sorted by name (those after ``after``, at most ``limit``), each with the
-        number of its schedules in force at ``at``."""
+        number of its schedules in force at ``at``.
+
+        Raises :class:`ValidationError` (field ``limit``) for a negative limit.
+        """
         ...
 
     async def append_rotation_change(self, team: str, change: RotationChange) -> RotationChange:
@@ -147,6 +151,13 @@ class Store(Protocol):
     async def close(self) -> None:
         """Release the store's resources."""
         ...
+
+
+def check_limit(limit: int | None) -> None:
+    """Raise :class:`ValidationError` (field ``limit``) unless ``limit`` is None or an
+    integer of at least 0."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValidationError("limit must be a non-negative integer", field="limit")
 
 
 def check_new_override(override: Override) -> None:
@@ -244,6 +255,7 @@ class MemoryStore:
         self, *, at: datetime, after: str | None = None, limit: int | None = None
     ) -> tuple[TeamSummary, ...]:
         """See :meth:`Store.list_teams`."""
+        check_limit(limit)
         names = sorted(name for name in self._teams if after is None or name > after)
         return tuple(
             TeamSummary(name, len(self._teams[name].state.in_force(at))) for name in names[:limit]

@@ -29,6 +29,7 @@ from psycopg_pool import AsyncConnectionPool
 from oncall_core import Deletion, Override, RotationChange, Schedule, TeamState, from_json
 from oncall_core.store import (
     TeamSummary,
+    check_limit,
     check_new_override,
     creation,
     deletion,
@@ -150,6 +151,7 @@ class PostgresStore:
         self, *, at: datetime, after: str | None = None, limit: int | None = None
     ) -> tuple[TeamSummary, ...]:
         """See :meth:`oncall_core.Store.list_teams`: one statement, paged by name."""
+        check_limit(limit)
 
         async def work(connection: Connection) -> tuple[TeamSummary, ...]:
             cursor = await connection.execute(

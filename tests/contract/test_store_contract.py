@@ -170,18 +170,7 @@ async def timeline_before(store: Store, team: str) -> tuple[Shift, ...]:
     return timeline(state, NOW - timedelta(days=31), NOW)
 
 
-# The engine (oncall_at, timeline) does not read versions yet: commit 2b4dfc2 put
-# versions in the model and left "the engine" to follow, and until then it answers
-# from every version of a schedule at once.  These tests state what the stores'
-# answers must be once it does; strict, so that they fail (and their marker must
-# go) on the day the engine resolves versions.
-ENGINE_READS_NO_VERSIONS = pytest.mark.xfail(
-    strict=True, reason="oncall_core's engine does not resolve schedule versions yet"
-)
-
-
 class TestAnswersOverVersions:
-    @ENGINE_READS_NO_VERSIONS
     async def test_an_edit_leaves_past_answers_and_changes_future_ones(self, store: Store) -> None:
         await store.create_schedule(weekly())
         await store.create_schedule(nights())
@@ -196,7 +185,6 @@ class TestAnswersOverVersions:
         answer = oncall_at(state, NOW + timedelta(hours=1))
         assert answer is not None and (answer.member, answer.schedule) == ("Zed", "primary")
 
-    @ENGINE_READS_NO_VERSIONS
     async def test_a_delete_leaves_past_answers_and_ends_future_ones(self, store: Store) -> None:
         await store.create_schedule(weekly())
         await store.create_schedule(nights())
@@ -207,7 +195,6 @@ class TestAnswersOverVersions:
         assert state is not None
         assert all(shift.schedule != "primary" for shift in timeline(state, NOW, NOW + WEEK))
 
-    @ENGINE_READS_NO_VERSIONS
     async def test_a_future_version_answers_from_its_instant(self, store: Store) -> None:
         await store.create_schedule(weekly())
         await store.edit_schedule(weekly(members=["Zed"], effective=NOW + WEEK), now=NOW)
@@ -353,6 +340,18 @@ class TestVersions:
             NOW + timedelta(hours=1),
         ]
 
+    async def test_a_deletion_before_a_scheduled_rotation_change_conflicts(
+        self, store: Store
+    ) -> None:
+        await store.create_schedule(weekly())
+        change = RotationChange(schedule="primary", effective=NOW + WEEK)
+        await store.append_rotation_change("ops", change)
+        with pytest.raises(Conflict, match="rotation change"):
+            await unchanged(store, "ops", lambda: store.delete_schedule("ops", "primary", now=NOW))
+        later = NOW + WEEK + timedelta(seconds=1)
+        ended = await store.delete_schedule("ops", "primary", now=NOW, effective=later)
+        assert ended == Deletion(schedule="primary", effective=later)
+
     async def test_a_future_version_takes_over_at_its_instant(self, store: Store) -> None:
         await store.create_schedule(weekly())
         future = weekly(members=["Zed"], effective=NOW + WEEK)
@@ -366,8 +365,8 @@ class TestVersions:
         # A deletion before the scheduled version would end it only until then.
         with pytest.raises(Conflict):
             await unchanged(store, "ops", lambda: store.delete_schedule("ops", "primary", now=NOW))
-        # An edit at the very instant of the scheduled one is refused by the model.
-        with pytest.raises(ValidationError):
+        # An edit at the very instant of the scheduled one conflicts with it.
+        with pytest.raises(Conflict, match="already changes"):
             await unchanged(store, "ops", lambda: store.edit_schedule(future, now=NOW))
 
     async def test_an_expected_revision_that_is_not_current_fails_and_stores_nothing(
@@ -444,6 +443,15 @@ class TestVersions:
 
 
 class TestListTeams:
+    @pytest.mark.parametrize("limit", [-1, True, 1.5])
+    async def test_a_limit_that_is_not_a_count_is_refused(
+        self, store: Store, limit: object
+    ) -> None:
+        await store.create_schedule(weekly())
+        with pytest.raises(ValidationError) as caught:
+            await store.list_teams(at=NOW, limit=limit)  # type: ignore[arg-type]
+        assert caught.value.field == "limit"
+
     async def test_teams_are_sorted_with_the_schedules_in_force_and_paged_by_name(
         self, store: Store
     ) -> None:

@@ -186,9 +186,15 @@ class PostgresStore:
 
         async def work(connection: Connection) -> Schedule:
             team_id = await _one(connection, "upsert_team", team=schedule.team)
-            await connection.execute(
-                QUERIES["insert_schedule"], {"team_id": team_id, "name": schedule.name}
+            created = await _optional(
+                connection, "insert_schedule", team_id=team_id, name=schedule.name
             )
+            if created is not None:
+                # A name the team never had: its first version involves no other
+                # stored row (the model checked the schedule when it was built), so
+                # the team's state need not be read.
+                await _insert_version(connection, created, schedule)
+                return schedule
             schedule_id = await _locked_schedule_id(connection, schedule.team, schedule.name)
             state = await _load_team(connection, schedule.team)
             version = creation(state, schedule, now)

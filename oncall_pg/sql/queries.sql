@@ -18,9 +18,11 @@ RETURNING id, username;
 
 -- insert_schedule --
 -- Create a schedule's identity row if the team has none of that name (a re-creation
--- keeps its identity row, so its history and overrides)
+-- keeps its identity row, so its history and overrides); its id when created (the
+-- insert holds its row lock), no row when the name exists
 INSERT INTO schedules (team_id, name) VALUES (%(team_id)s, %(name)s)
-ON CONFLICT ON CONSTRAINT schedules_team_name_key DO NOTHING;
+ON CONFLICT ON CONSTRAINT schedules_team_name_key DO NOTHING
+RETURNING id;
 
 -- insert_version --
 -- Append a version of a schedule's definition (the caller holds the schedule's row lock);

@@ -115,7 +115,7 @@ def rotation_turns(team: TeamState, schedule: str, start: datetime, count: int) 
         plan = span.plan
         if plan is None or plan.turns.kind is RotationKind.MANUAL:
             break  # deleted, or manual from here on: no more turns
-        for low, high, member in _turns_of(plan, at, count - len(turns) + 1, span.start):
+        for low, high, member in _turns_of(plan, at, count - len(turns) + 1):
             if low >= span.end:
                 break
             low, high = max(low, span.start), min(high, span.end)
@@ -151,10 +151,13 @@ def _span_in_force(team: TeamState, compiled: CompiledTeam, schedule: str, insta
     return span
 
 
-def _turns_of(plan: Plan, instant: int, count: int, since: int) -> list[tuple[int, int, str]]:
+def _turns_of(plan: Plan, instant: int, count: int) -> list[tuple[int, int, str]]:
     """(start, end, member) of ``count`` turns of a plan from the one in progress at
-    ``instant`` (the plan rotates by time or per shift; it is in force from ``since``,
-    so a turn that began earlier has the member the plan gives it then)."""
+    ``instant`` (the plan rotates by time or per shift).
+
+    The turn in progress has the member the plan gives at ``instant``, from the
+    later of its start and the rotation change (or version) that gave it to them.
+    """
     turns, windows, zone = plan.turns, plan.windows, plan.clock.zone
     wall = latest_wall(instant, zone)
     bounds: list[tuple[int, int]] = []  # wall (start, end) of each turn
@@ -169,11 +172,16 @@ def _turns_of(plan: Plan, instant: int, count: int, since: int) -> list[tuple[in
         for _ in range(count):
             bounds.append((day * DAY + windows.start, windows.end_of(day)))
             day = windows.first_day_at_or_after(day + 1)
+    history = plan.history
+    changed = bisect_right(history.effective, instant)
+    last_change = history.effective[changed - 1] if changed else None
     result = []
     for low, high in bounds:
         begins = instant_of(low, zone)
         day = windows.covering(low) if turns.kind is RotationKind.PER_SHIFT else 0
-        turn = turns.in_window(low, day or 0, windows) + plan.history.offset_at(max(begins, since))
+        turn = turns.in_window(low, day or 0, windows) + history.offset_at(max(begins, instant))
+        if last_change is not None and begins < last_change <= instant:
+            begins = last_change  # handed over in mid-turn
         result.append((begins, instant_of(high, zone), plan.members[turn % len(plan.members)]))
     return result
 

@@ -369,3 +369,21 @@ def test_turn_in_progress_of_a_manual_rotation_runs_from_change_to_change() -> N
     assert (turn.member, turn.start, turn.end) == ("Bob", MONDAY, later)
     first = turn_in_progress(team, "primary", MONDAY - timedelta(hours=1))
     assert (first.member, first.start, first.end) == ("Ann", None, MONDAY)
+
+
+def test_a_turn_handed_over_in_mid_turn_is_the_new_members_from_the_change() -> None:
+    wednesday = MONDAY + timedelta(days=2)
+    team = TeamState(
+        team="ops",
+        schedules=[weekly(["Ann", "Bob", "Cid"])],
+        changes=[RotationChange(schedule="primary", effective=wednesday, position=2)],
+    )
+    turn = turn_in_progress(team, "primary", wednesday)
+    assert (turn.member, turn.start, turn.end) == ("Cid", wednesday, MONDAY + timedelta(weeks=1))
+    before = turn_in_progress(team, "primary", wednesday - timedelta(hours=1))
+    assert (before.member, before.start) == ("Ann", MONDAY)
+    assert [t.member for t in rotation_turns(team, "primary", wednesday, 3)] == [
+        "Cid",
+        "Ann",
+        "Bob",
+    ]

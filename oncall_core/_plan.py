@@ -62,12 +62,14 @@ class Plan:
             len(set(schedule.members)) > 1,
         )
 
-    def member_at(self, instant: int) -> str:
-        """The member whose turn is in progress at ``instant``, window or not (for
-        ``per_shift``: the shift in progress, or else the next one to start)."""
+    def place_at(self, instant: int, history_at: int | None = None) -> int:
+        """The place in ``members`` of the turn in progress at ``instant``, window or
+        not (for ``per_shift``: the shift in progress, or else the next one to
+        start), with the rotation history as it stands at ``history_at`` (default:
+        ``instant``)."""
         wall = self.clock.latest_wall(instant)
-        turn = self.turns.pinned(wall, self.windows) + self.history.offset_at(instant)
-        return self.members[turn % len(self.members)]
+        offset = self.history.offset_at(instant if history_at is None else history_at)
+        return (self.turns.pinned(wall, self.windows) + offset) % len(self.members)
 
 
 @attrs.frozen(eq=False)

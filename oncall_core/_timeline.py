@@ -209,5 +209,5 @@ def turn_in_progress(team: TeamState, schedule: str, at: datetime) -> Turn:
     return Turn(
         start=to_datetime(low) if low > EARLIEST else None,
         end=to_datetime(high) if high < LATEST else None,
-        member=plan.member_at(instant),
+        member=plan.members[plan.place_at(instant)],
     )

@@ -37,12 +37,12 @@ re-creation).
 from __future__ import annotations
 
 import functools
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 import attrs
 
-from ._model import Deletion, Schedule, TeamState, Version, version_name
+from ._model import Deletion, RotationChange, Schedule, TeamState, Version, version_name
 from ._overrides import OverrideMap
 from ._plan import Lineup, Plan
 from ._time import EARLIEST, LATEST, instant_us
@@ -59,61 +59,45 @@ class Span:
 
 
 class Chain:
-    """One schedule's versions in effective order, compiled on first use.
+    """One schedule's versions in effective order, each compiled into a span.
 
-    A version's plan needs the plan before it (the handover), so plans are
-    compiled in order, each once.
+    A version's plan needs the plan before it (the handover), so the spans are
+    compiled in order, once, when the team is compiled.
     """
 
     def __init__(
         self,
         entries: Sequence[tuple[int, Schedule | Deletion, int]],
-        state: TeamState,
+        changes: Sequence[RotationChange],
         overrides: OverrideMap,
     ) -> None:
-        """``entries``: (start instant, version, append index) in effective order."""
-        self._entries = entries
-        self._state = state
-        self._overrides = overrides
+        """``entries``: (start instant, version, append index) in effective order;
+        ``changes``: the schedule's rotation changes in effective order (stable)."""
         self.starts = tuple(start for start, _, _ in entries)
-        self._spans: list[Span] = []
-
-    def span(self, index: int) -> Span:
-        """The compiled span of the ``index``-th version."""
-        while len(self._spans) <= index:
-            self._spans.append(self._compile(len(self._spans)))
-        return self._spans[index]
+        moments = [instant_us(change.effective) for change in changes]
+        spans: list[Span] = []
+        for index, (start, version, appended) in enumerate(entries):
+            end = self.starts[index + 1] if index + 1 < len(entries) else LATEST
+            previous = spans[-1] if spans else None
+            if isinstance(version, Deletion):
+                spans.append(Span(start, end, None, appended))
+                continue
+            pin, rank = None, appended
+            if previous is not None and previous.plan is not None:
+                pin, rank = (start, _handover(previous.plan, version, start)), previous.rank
+            own = changes[bisect_left(moments, start) : bisect_left(moments, end)]
+            spans.append(Span(start, end, Plan.of(version, own, overrides, pin), rank))
+        self._spans = tuple(spans)
 
     def span_at(self, instant: int) -> Span | None:
         """The span in force at ``instant`` (None: before the first version)."""
         index = bisect_right(self.starts, instant) - 1
-        return self.span(index) if index >= 0 else None
-
-    def _compile(self, index: int) -> Span:
-        start, version, appended = self._entries[index]
-        end = self.starts[index + 1] if index + 1 < len(self.starts) else LATEST
-        if isinstance(version, Deletion):
-            return Span(start, end, None, appended)
-        previous = self.span(index - 1) if index else None
-        pin = None
-        rank = appended
-        if previous is not None and previous.plan is not None:
-            rank = previous.rank
-            pin = (start, _handover(previous.plan, version, start))
-        name = version.name
-        changes = [
-            change
-            for change in self._state.changes
-            if change.schedule == name and start <= instant_us(change.effective) < end
-        ]
-        return Span(start, end, Plan.of(version, changes, self._overrides, pin), rank)
+        return self._spans[index] if index >= 0 else None
 
 
 def _handover(old: Plan, new: Schedule, instant: int) -> int:
     """The position in ``new``'s members of the turn in progress at ``instant``."""
-    wall = old.clock.latest_wall(instant)
-    turn = old.turns.pinned(wall, old.windows) + old.history.offset_at(instant - 1)
-    place = turn % len(old.members)
+    place = old.place_at(instant, history_at=instant - 1)  # changes at E are the new one's
     member = old.members[place]
     if place < len(new.members) and new.members[place] == member:
         return place
@@ -177,10 +161,13 @@ def compile_team(state: TeamState) -> CompiledTeam:
     for appended, version in enumerate(versions):
         start = EARLIEST if version.effective is None else instant_us(version.effective)
         entries.setdefault(version_name(version), []).append((start, version, appended))
+    changes: dict[str, list[RotationChange]] = {}
+    for change in sorted(state.changes, key=lambda change: change.effective):  # stable
+        changes.setdefault(change.schedule, []).append(change)
     chains = {}
     for name, found in entries.items():
         found.sort(key=lambda entry: entry[0])  # stable; the model refuses equal instants
         limited = OverrideMap.of([o for o in state.overrides if o.schedule in (None, name)])
-        chains[name] = Chain(found, state, limited)
+        chains[name] = Chain(found, changes.get(name, []), limited)
     team_wide = OverrideMap.of([o for o in state.overrides if o.schedule is None])
     return CompiledTeam(chains, team_wide)

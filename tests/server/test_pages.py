@@ -6,14 +6,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
 import pytest
 from starlette.testclient import TestClient
 
-from oncall_core import MemoryStore, TeamState
+from oncall_core import MemoryStore, Store, TeamState
+from oncall_pg import PostgresStore
 from oncall_server import create_app
 from tests.seed import WEEKDAY_SHIFT
 from tests.server.conftest import NOW
@@ -212,8 +213,37 @@ async def _request(
     return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}
 
 
-async def _race(headers: dict[str, str]) -> tuple[list[int], list[str], TeamState | None]:
-    store = YieldingStore()
+@pytest.fixture(params=["memory", "postgres"])
+def racing_store(request: pytest.FixtureRequest) -> Callable[[], Awaitable[Store]]:
+    """Opens the store two writes race on: a memory store whose reads yield, or
+    PostgreSQL (whose calls yield by nature), in the test's own event loop."""
+    if request.param == "memory":
+
+        async def memory() -> Store:
+            return YieldingStore()
+
+        return memory
+    url = request.getfixturevalue("database_url")
+
+    async def postgres() -> Store:
+        return await PostgresStore.open(url, min_size=2, max_size=4)
+
+    return postgres
+
+
+async def _race(
+    opens: Callable[[], Awaitable[Store]], headers: dict[str, str]
+) -> tuple[list[int], list[str], TeamState | None]:
+    store = await opens()
+    try:
+        return await _race_on(store, headers)
+    finally:
+        await store.close()
+
+
+async def _race_on(
+    store: Store, headers: dict[str, str]
+) -> tuple[list[int], list[str], TeamState | None]:
     app = create_app(store=store, clock=lambda: NOW)
     state = {"store": store, "clock": lambda: NOW}
     assert (await _request(app, state, "POST", TEAM, {}, WEEKDAY_SHIFT))[0] == 201
@@ -232,15 +262,19 @@ async def _race(headers: dict[str, str]) -> tuple[list[int], list[str], TeamStat
     )
 
 
-def test_two_puts_racing_with_one_if_match_one_wins_and_one_gets_412() -> None:
-    statuses, _, state = asyncio.run(_race({"If-Match": '"1"'}))
+def test_two_puts_racing_with_one_if_match_one_wins_and_one_gets_412(
+    racing_store: Callable[[], Awaitable[Store]],
+) -> None:
+    statuses, _, state = asyncio.run(_race(racing_store, {"If-Match": '"1"'}))
     assert statuses == [200, 412]
     assert state is not None
     assert state.revision("Weekday Shift") == 2
 
 
-def test_two_puts_racing_without_if_match_both_win_one_after_the_other() -> None:
-    statuses, tags, state = asyncio.run(_race({}))
+def test_two_puts_racing_without_if_match_both_win_one_after_the_other(
+    racing_store: Callable[[], Awaitable[Store]],
+) -> None:
+    statuses, tags, state = asyncio.run(_race(racing_store, {}))
     assert statuses == [200, 200]
     assert tags == ['"2"', '"3"']  # each ETag is that of the state its write made
     assert state is not None

@@ -12,6 +12,7 @@ from ._errors import (
     PreconditionFailed,
     ScheduleExists,
     StorageUnavailable,
+    Unprocessable,
     ValidationError,
 )
 from ._model import (
@@ -36,7 +37,16 @@ from ._model import (
 )
 from ._resolve import everyone_on_call, oncall_at
 from ._text import MAX_REASON, MAX_TEXT, REFUSED_CATEGORIES, clean_text
-from ._timeline import gaps, hours_per_member, rotation_turns, timeline, turn_in_progress
+from ._timeline import (
+    gaps,
+    hours_per_member,
+    hours_per_schedule,
+    rotation_turns,
+    shift_starting,
+    swap_overrides,
+    timeline,
+    turn_in_progress,
+)
 from ._wire import (
     converter,
     format_instant,
@@ -82,6 +92,7 @@ __all__ = [
     "Store",
     "TeamState",
     "Turn",
+    "Unprocessable",
     "ValidationError",
     "Version",
     "Weekday",
@@ -93,6 +104,7 @@ __all__ = [
     "from_json",
     "gaps",
     "hours_per_member",
+    "hours_per_schedule",
     "leaf_errors",
     "oncall_at",
     "parse_instant",
@@ -102,6 +114,8 @@ __all__ = [
     "parse_weekday",
     "rotation_turns",
     "seed_answer",
+    "shift_starting",
+    "swap_overrides",
     "timeline",
     "to_json",
     "turn_in_progress",

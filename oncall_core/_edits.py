@@ -31,7 +31,7 @@ from ._errors import (
     ScheduleExists,
     ValidationError,
 )
-from ._model import Deletion, RotationChange, Schedule, TeamState
+from ._model import Deletion, Override, RotationChange, Schedule, TeamState
 from ._time import supported_instant, to_datetime
 from ._wire import format_instant
 
@@ -168,6 +168,52 @@ def rotation_change(
             raise ValidationError(f"{to!r} is not a member of schedule {name!r}", field="to")
         position = schedule.members.index(to)
     return RotationChange(schedule=name, effective=moment, position=position)
+
+
+def override_creation(
+    state: TeamState | None, team: str, override: Override, now: datetime
+) -> Override:
+    """The override an add of ``override`` stores: it starts now or later.
+
+    A start less than :data:`CLOCK_DRIFT` ago is taken as now; an earlier one is
+    refused (:class:`PastIsReadOnly`, field ``start``), as is an end that is not
+    after the start it then has.  Raises :class:`NotFound` for an unknown team, or
+    a schedule the team never had.
+    """
+    if state is None:
+        raise NotFound(f"no team named {team!r}", team=team)
+    if override.schedule is not None and not state.history(override.schedule):
+        raise NotFound(
+            f"team {team!r} has no schedule named {override.schedule!r}",
+            team=team,
+            name=override.schedule,
+        )
+    start = effective_from(override.start, now, "start")
+    if override.end <= start:
+        raise ValidationError("override end must be after its start (now)", field="end")
+    return attrs.evolve(override, start=start)
+
+
+def override_removal(
+    state: TeamState | None, team: str, override_id: int, now: datetime
+) -> Override | None:
+    """What a delete of an override leaves: None when it has not started (it goes),
+    the override ending ``now`` when it is under way.
+
+    Raises :class:`NotFound` for an unknown id and :class:`Conflict` for an
+    override that has ended: the past is read-only.
+    """
+    found = next((o for o in state.overrides if o.id == override_id), None) if state else None
+    if found is None:
+        raise NotFound(f"team {team!r} has no override {override_id}", team=team)
+    current = to_datetime(supported_instant(now, "now"))
+    if found.end <= current:
+        raise Conflict(
+            f"override {override_id} ended at {format_instant(found.end)}: the past is read-only"
+        )
+    if found.start >= current:
+        return None
+    return attrs.evolve(found, end=current)
 
 
 def check_revision(state: TeamState | None, team: str, name: str, expected: int | None) -> None:

@@ -29,7 +29,12 @@ class NotFound(OncallError):
         self.name = name
 
 
-class PastIsReadOnly(ValidationError):
+class Unprocessable(ValidationError):
+    """Well-formed input that the team's schedules cannot honour (a swap of an instant
+    that starts no shift, a change in the past)."""
+
+
+class PastIsReadOnly(Unprocessable):
     """A change asked to take effect before now: answers about the past never change."""
 
 

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from ._errors import NotFound, ValidationError
-from ._model import Gap, RotationKind, Shift, Source, TeamState, Turn
-from ._plan import Plan
+from ._errors import NotFound, Unprocessable, ValidationError
+from ._model import Gap, Override, RotationKind, Shift, Source, TeamState, Turn
+from ._plan import Plan, same_answer
 from ._resolve import Answer, compile_team, next_change, resolve
 from ._time import (
     DAY,
@@ -34,14 +34,15 @@ from ._wire import format_instant
 
 
 def _segments(
-    team: TeamState, start: datetime, end: datetime
+    team: TeamState, start: datetime, end: datetime, schedule: str | None = None
 ) -> Iterator[tuple[int, int, Answer | None]]:
-    """(start, end, answer) for consecutive segments covering [start, end)."""
+    """(start, end, answer) for consecutive segments covering [start, end), of the
+    whole team or of one schedule alone."""
     low = supported_instant(start, "start")
     high = supported_instant(end, "end")
     if high < low:
         raise ValidationError("end must not be before start", field="end")
-    compiled = compile_team(team)
+    compiled = _compiled(team, schedule)
     at, answer = low, resolve(compiled, low)
     while at < high:
         until, following = next_change(compiled, at, answer, limit=high)
@@ -50,12 +51,27 @@ def _segments(
         at, answer = stop, following
 
 
-def timeline(team: TeamState, start: datetime, end: datetime) -> tuple[Shift, ...]:
+def _compiled(team: TeamState, schedule: str | None) -> CompiledTeam:
+    """The team compiled, or one of its schedules alone (:class:`NotFound` if it has
+    never had that schedule)."""
+    compiled = compile_team(team)
+    if schedule is None:
+        return compiled
+    if not team.history(schedule):
+        raise NotFound(f"no schedule named {schedule!r}", team=team.team, name=schedule)
+    return compiled.alone(schedule)
+
+
+def timeline(
+    team: TeamState, start: datetime, end: datetime, *, schedule: str | None = None
+) -> tuple[Shift, ...]:
     """All shifts of the team over [start, end), ordered and non-overlapping.
 
     Adjacent intervals with the same member, schedule and source are one shift;
-    shifts are clipped to [start, end).  Raises :class:`ValidationError` for a
-    naive datetime or ``end`` before ``start``.
+    shifts are clipped to [start, end).  With ``schedule``, the shifts of that
+    schedule alone, as if the team had no other (the overrides that reach it
+    included; :class:`NotFound` if the team never had it).  Raises
+    :class:`ValidationError` for a naive datetime or ``end`` before ``start``.
     """
     return tuple(
         Shift(
@@ -65,7 +81,7 @@ def timeline(team: TeamState, start: datetime, end: datetime) -> tuple[Shift, ..
             schedule=answer.plan.schedule.name if answer.plan else None,
             source=Source.of(answer.override),
         )
-        for low, high, answer in _segments(team, start, end)
+        for low, high, answer in _segments(team, start, end, schedule)
         if answer is not None
     )
 
@@ -81,10 +97,79 @@ def gaps(team: TeamState, start: datetime, end: datetime) -> tuple[Gap, ...]:
 
 def hours_per_member(team: TeamState, start: datetime, end: datetime) -> dict[str, timedelta]:
     """Time on call per member over [start, end), overrides included (for fairness reports)."""
-    totals: dict[str, timedelta] = {}
+    return {
+        member: sum(per_schedule.values(), timedelta())
+        for member, per_schedule in hours_per_schedule(team, start, end).items()
+    }
+
+
+def hours_per_schedule(
+    team: TeamState, start: datetime, end: datetime
+) -> dict[str, dict[str | None, timedelta]]:
+    """Time on call per member and, within it, per schedule (None: team-wide overrides
+    outside every schedule) over [start, end), overrides included."""
+    totals: dict[str, dict[str | None, timedelta]] = {}
     for shift in timeline(team, start, end):
-        totals[shift.member] = totals.get(shift.member, timedelta()) + (shift.end - shift.start)
+        mine = totals.setdefault(shift.member, {})
+        mine[shift.schedule] = mine.get(shift.schedule, timedelta()) + (shift.end - shift.start)
     return totals
+
+
+def shift_starting(team: TeamState, schedule: str, start: datetime) -> Shift:
+    """The shift of ``schedule`` (alone, as :func:`timeline` with ``schedule`` gives it)
+    that starts at ``start``.
+
+    Raises :class:`Unprocessable` (field ``shifts``) when none starts then or it
+    never ends, and :class:`NotFound` for a schedule the team never had.
+    """
+    instant = supported_instant(start, "shifts")
+    compiled = _compiled(team, schedule)
+    answer = resolve(compiled, instant)
+    if answer is None or same_answer(resolve(compiled, instant - 1), answer):
+        raise Unprocessable(
+            f"no shift of {schedule!r} starts at {format_instant(to_datetime(instant))}",
+            field="shifts",
+        )
+    until, _ = next_change(compiled, instant, answer)
+    if until is None:
+        raise Unprocessable(
+            f"the shift of {schedule!r} from {format_instant(to_datetime(instant))} never ends",
+            field="shifts",
+        )
+    return Shift(
+        start=to_datetime(instant),
+        end=to_datetime(until),
+        member=answer.member,
+        schedule=schedule,
+        source=Source.of(answer.override),
+    )
+
+
+def swap_overrides(
+    team: TeamState, schedule: str, first: datetime, second: datetime
+) -> tuple[Override, Override]:
+    """The two overrides by which the members of two shifts of ``schedule`` (those
+    starting at ``first`` and ``second``) trade them, each limited to the schedule.
+
+    Raises :class:`Unprocessable` (field ``shifts``) when an instant starts no
+    shift of the schedule or both shifts are one member's.  A store adds the
+    pair all or nothing, each starting now or later.
+    """
+    one, other = shift_starting(team, schedule, first), shift_starting(team, schedule, second)
+    if one.member == other.member:
+        raise Unprocessable(f"both shifts are {one.member}'s: nothing to swap", field="shifts")
+    return _taking(other, one, schedule), _taking(one, other, schedule)
+
+
+def _taking(taker: Shift, given: Shift, schedule: str) -> Override:
+    """The override by which ``taker``'s member takes ``given``'s shift."""
+    return Override(
+        member=taker.member,
+        start=given.start,
+        end=given.end,
+        schedule=schedule,
+        reason=f"swap: {taker.member} takes {given.member}'s shift",
+    )
 
 
 def rotation_turns(team: TeamState, schedule: str, start: datetime, count: int) -> tuple[Turn, ...]:

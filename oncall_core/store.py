@@ -22,6 +22,7 @@ Rules every store keeps (and the contract suite checks):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -34,6 +35,8 @@ from ._edits import (
     deletion,
     edit,
     effective_from,
+    override_creation,
+    override_removal,
     rotation_change,
 )
 from ._errors import NotFound, ValidationError
@@ -51,7 +54,9 @@ __all__ = [
     "deletion",
     "edit",
     "effective_from",
+    "override_creation",
     "override_not_found",
+    "override_removal",
     "rotation_change",
     "schedule_not_found",
     "team_not_found",
@@ -125,23 +130,52 @@ class Store(Protocol):
         """
         ...
 
-    async def add_override(self, team: str, override: Override) -> Override:
-        """Store an override and return it with its ``id``.
+    async def add_override(
+        self, team: str, override: Override, *, now: datetime | None = None
+    ) -> Override:
+        """Store an override and return it with its ``id`` (see :meth:`add_overrides`)."""
+        ...
 
+    async def add_overrides(
+        self, team: str, overrides: Sequence[Override], *, now: datetime | None = None
+    ) -> tuple[Override, ...]:
+        """Store overrides, all or none (a swap is two), in order; each with its ``id``.
+
+        With ``now``, each starts now or later (:func:`override_creation`: a start
+        less than a minute old is taken as now, an earlier one is refused).
         Raises :class:`NotFound` for an unknown team or schedule.
         """
         ...
 
-    async def list_overrides(self, team: str) -> tuple[Override, ...]:
-        """A team's overrides in creation order."""
+    async def list_overrides(
+        self, team: str, *, start: datetime | None = None, end: datetime | None = None
+    ) -> tuple[Override, ...]:
+        """A team's overrides in creation order; with ``start``/``end``, those that
+        overlap [start, end)."""
         ...
 
-    async def delete_override(self, team: str, override_id: int) -> None:
-        """Delete one override; :class:`NotFound` if the team has none with that id."""
+    async def delete_override(
+        self, team: str, override_id: int, *, now: datetime | None = None
+    ) -> Override | None:
+        """Delete one override; :class:`NotFound` if the team has none with that id.
+
+        With ``now`` the past is read-only (:func:`override_removal`): an override
+        that has not started goes (None), one under way ends ``now`` (returned),
+        one that has ended is a :class:`Conflict`.  Without ``now`` it goes.
+        """
+        ...
+
+    async def teams_of_member(self, member: str) -> tuple[str, ...]:
+        """The teams, sorted, whose schedules (any version) or overrides name ``member``."""
         ...
 
     async def load_team(self, team: str) -> TeamState | None:
         """Everything needed to resolve the team, in one call; None for an unknown team."""
+        ...
+
+    async def load_teams(self, teams: Sequence[str]) -> dict[str, TeamState]:
+        """Several teams at once (one round trip where it matters), by name; unknown
+        teams are left out."""
         ...
 
     async def ping(self) -> None:
@@ -267,35 +301,79 @@ class MemoryStore:
         self._keep(attrs.evolve(state, changes=(*state.changes, change)))
         return change
 
-    async def add_override(self, team: str, override: Override) -> Override:
+    async def add_override(
+        self, team: str, override: Override, *, now: datetime | None = None
+    ) -> Override:
         """See :meth:`Store.add_override`."""
-        check_new_override(override)
-        state = self._state(team)
-        if override.schedule is not None:
-            self._named(team, override.schedule)
-        stored = attrs.evolve(override, id=self._last_override_id + 1)
-        self._keep(attrs.evolve(state, overrides=(*state.overrides, stored)))
-        self._last_override_id += 1
+        (stored,) = await self.add_overrides(team, [override], now=now)
         return stored
 
-    async def list_overrides(self, team: str) -> tuple[Override, ...]:
+    async def add_overrides(
+        self, team: str, overrides: Sequence[Override], *, now: datetime | None = None
+    ) -> tuple[Override, ...]:
+        """See :meth:`Store.add_overrides`."""
+        record = self._teams.get(team)
+        state = record.state if record is not None else None
+        stored = []
+        for offset, override in enumerate(overrides, start=1):
+            check_new_override(override)
+            if now is not None:
+                override = override_creation(state, team, override, now)
+            elif state is None:
+                raise team_not_found(team)
+            elif override.schedule is not None:
+                self._named(team, override.schedule)
+            stored.append(attrs.evolve(override, id=self._last_override_id + offset))
+        assert state is not None  # override_creation or the check above found the team
+        self._keep(attrs.evolve(state, overrides=(*state.overrides, *stored)))
+        self._last_override_id += len(stored)
+        return tuple(stored)
+
+    async def list_overrides(
+        self, team: str, *, start: datetime | None = None, end: datetime | None = None
+    ) -> tuple[Override, ...]:
         """See :meth:`Store.list_overrides`."""
         record = self._teams.get(team)
-        return record.state.overrides if record is not None else ()
+        found = record.state.overrides if record is not None else ()
+        return tuple(
+            o for o in found if (start is None or o.end > start) and (end is None or o.start < end)
+        )
 
-    async def delete_override(self, team: str, override_id: int) -> None:
+    async def delete_override(
+        self, team: str, override_id: int, *, now: datetime | None = None
+    ) -> Override | None:
         """See :meth:`Store.delete_override`."""
         record = self._teams.get(team)
         state = record.state if record is not None else TeamState(team=team)
-        kept = [o for o in state.overrides if o.id != override_id]
-        if len(kept) == len(state.overrides):
+        if now is not None:
+            ended = override_removal(state, team, override_id, now)
+        elif not any(o.id == override_id for o in state.overrides):
             raise override_not_found(team, override_id)
-        self._keep(attrs.evolve(state, overrides=kept))
+        else:
+            ended = None
+        overrides = [ended if o.id == override_id else o for o in state.overrides]
+        self._keep(attrs.evolve(state, overrides=[o for o in overrides if o is not None]))
+        return ended
+
+    async def teams_of_member(self, member: str) -> tuple[str, ...]:
+        """See :meth:`Store.teams_of_member`."""
+        return tuple(
+            sorted(
+                name
+                for name, record in self._teams.items()
+                if any(member in s.members for s in record.state.schedules)
+                or any(o.member == member for o in record.state.overrides)
+            )
+        )
 
     async def load_team(self, team: str) -> TeamState | None:
         """See :meth:`Store.load_team`."""
         record = self._teams.get(team)
         return record.state if record is not None else None
+
+    async def load_teams(self, teams: Sequence[str]) -> dict[str, TeamState]:
+        """See :meth:`Store.load_teams`."""
+        return {team: self._teams[team].state for team in teams if team in self._teams}
 
     async def ping(self) -> None:
         """Always ready: the data is in this process."""

@@ -135,3 +135,44 @@ def test_hours_per_schedule_add_up_to_hours_per_member(
     assert {m: sum(s.values(), timedelta()) for m, s in per_schedule.items()} == (
         hours_per_member(team, start, end)
     )
+
+
+@st.composite
+def team_and_two_shifts(draw: st.DrawFn) -> tuple[TeamState, str, datetime, datetime]:
+    """A team, one of its schedules, and the starts of two of that schedule's shifts
+    held by different members."""
+    team = draw(team_states())
+    name = draw(st.sampled_from(team.names))
+    start = draw(instants())
+    own = [s for s in timeline(team, start, start + timedelta(days=21), schedule=name)]
+    starts = [
+        s
+        for s in own
+        if s.start > start and s.end < start + timedelta(days=21)  # whole shifts only
+    ]
+    assume(len({s.member for s in starts}) >= 2)
+    first = draw(st.sampled_from(starts))
+    second = draw(st.sampled_from([s for s in starts if s.member != first.member]))
+    return team, name, first.start, second.start
+
+
+@given(team_and_two_shifts())
+def test_a_swap_trades_the_two_shifts_and_nothing_else(
+    case: tuple[TeamState, str, datetime, datetime],
+) -> None:
+    team, name, first, second = case
+    one, other = shift_starting(team, name, first), shift_starting(team, name, second)
+    swapped = attrs.evolve(
+        team, overrides=(*team.overrides, *swap_overrides(team, name, first, second))
+    )
+    # The schedule's own shifts: each member now holds the other's.
+    assert shift_starting(swapped, name, first).member == other.member
+    assert shift_starting(swapped, name, second).member == one.member
+    # Outside the two shifts, the team's answers are what they were.
+    low = min(first, second) - timedelta(days=2)
+    high = max(one.end, other.end) + timedelta(days=2)
+    for at in (low, one.start - timedelta(microseconds=1), one.end, other.end, high):
+        if one.start <= at < one.end or other.start <= at < other.end:
+            continue
+        before, after = oncall_at(team, at), oncall_at(swapped, at)
+        assert (before and before.member) == (after and after.member)

@@ -17,6 +17,13 @@ The whole shift is found by looking further out from the window's edges
 (:func:`whole`), up to :data:`REACH`; a shift longer than that (a manual
 rotation around the clock) is cut there.
 
+Serializing an event with ``icalendar`` costs about a hundred times what
+finding its shift does, and a feed's events are, by the rule above, mostly
+those of the previous poll: each event's bytes are kept (:class:`EventCache`,
+bounded, one per application) under what the event shows, its UID and the
+override's reason, and built again only when that changes.  Its ``DTSTAMP`` is
+then the instant this server first published it.
+
 Instants are written in UTC (``DTSTART:20250428T090000Z``), so no ``VTIMEZONE``
 is needed; an override's event says so in its summary and categories and
 carries its reason.  The feed asks clients to poll hourly
@@ -26,6 +33,7 @@ carries its reason.  The feed asks clients to poll hourly
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -49,6 +57,8 @@ REACH = timedelta(days=366)
 MEDIA_TYPE = "text/calendar; charset=utf-8"
 PRODID = "-//oncall-schedule//oncall-schedule 0.1.0//EN"
 REFRESH = timedelta(hours=1)
+MAX_EVENTS = 50_000
+"""How many serialized events an :class:`EventCache` keeps (about 500 bytes each)."""
 
 
 def event_uid(team: str, shift: Shift) -> str:
@@ -113,7 +123,7 @@ def whole(state: TeamState, shift: Shift, start: datetime, end: datetime) -> Shi
     return shift
 
 
-def _event(team: str, state: TeamState, shift: Shift, stamp: datetime) -> Event:
+def _event(team: str, shift: Shift, reason: str | None, stamp: datetime) -> Event:
     override = shift.source is Source.OVERRIDE
     where = team if shift.schedule is None else f"{team} / {shift.schedule}"
     summary = f"{shift.member} on call: {where}" + (" (override)" if override else "")
@@ -121,8 +131,6 @@ def _event(team: str, state: TeamState, shift: Shift, stamp: datetime) -> Event:
     if shift.schedule is not None:
         lines.append(f"Schedule: {shift.schedule}")
     if override:
-        answer = oncall_at(state, shift.start)
-        reason = answer.override.reason if answer and answer.override else None
         lines.append(f"Override: {reason}" if reason else "Override")
     event = Event()
     event.add("uid", event_uid(team, shift))
@@ -136,7 +144,41 @@ def _event(team: str, state: TeamState, shift: Shift, stamp: datetime) -> Event:
     return event
 
 
-def feed(name: str, events: Iterable[tuple[str, TeamState, Shift]], stamp: datetime) -> Response:
+class EventCache:
+    """The bytes of recent events, by (UID, reason): at most ``max_events``, the least
+    recently used dropped first.  Used on one event loop, with no await inside."""
+
+    def __init__(self, max_events: int = MAX_EVENTS) -> None:
+        self._events: OrderedDict[tuple[str, str | None], bytes] = OrderedDict()
+        self._max = max_events
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def event(self, team: str, state: TeamState, shift: Shift, stamp: datetime) -> bytes:
+        """The serialized ``VEVENT`` of a team's shift (``stamp``: its DTSTAMP if new)."""
+        reason = _reason(state, shift)
+        key = (event_uid(team, shift), reason)
+        found = self._events.get(key)
+        if found is not None:
+            self._events.move_to_end(key)
+            return found
+        made: bytes = _event(team, shift, reason, stamp).to_ical()
+        self._events[key] = made
+        if len(self._events) > self._max:
+            self._events.popitem(last=False)
+        return made
+
+
+def _reason(state: TeamState, shift: Shift) -> str | None:
+    """The reason of the override that decides an override's shift (None for a rotation's)."""
+    if shift.source is not Source.OVERRIDE:
+        return None
+    answer = oncall_at(state, shift.start)
+    return answer.override.reason if answer and answer.override else None
+
+
+def feed(request: Request, name: str, events: Iterable[tuple[str, TeamState, Shift]]) -> Response:
     """The calendar response: ``name`` (``X-WR-CALNAME``) and one event per (team, state, shift)."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -146,10 +188,11 @@ def feed(name: str, events: Iterable[tuple[str, TeamState, Shift]], stamp: datet
     calendar.add("x-wr-calname", name)
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", vDuration(REFRESH))
-    moment = stamp.astimezone(UTC).replace(microsecond=0)
-    for team, state, shift in events:
-        calendar.add_component(_event(team, state, shift, moment))
-    return Response(calendar.to_ical(), media_type=MEDIA_TYPE)
+    stamp = now(request).astimezone(UTC).replace(microsecond=0)
+    cache: EventCache = request.state.events
+    head, end = calendar.to_ical().split(b"END:VCALENDAR")
+    body = [head, *(cache.event(team, state, shift, stamp) for team, state, shift in events)]
+    return Response(b"".join([*body, b"END:VCALENDAR", end]), media_type=MEDIA_TYPE)
 
 
 async def team_calendar(request: Request) -> Response:
@@ -158,9 +201,9 @@ async def team_calendar(request: Request) -> Response:
     start, end = time_range(request, back=BACK, ahead=AHEAD + BACK)
     state = await team_state(request, team)
     return feed(
+        request,
         f"On call: {team}",
         ((team, state, whole(state, s, start, end)) for s in timeline(state, start, end)),
-        now(request),
     )
 
 
@@ -170,7 +213,7 @@ async def member_calendar(request: Request) -> Response:
     start, end = time_range(request, back=BACK, ahead=AHEAD + BACK)
     states, found = await member_timeline(request, member, start, end)
     return feed(
+        request,
         f"On call: {member}",
         ((team, states[team], whole(states[team], s, start, end)) for team, s in found),
-        now(request),
     )

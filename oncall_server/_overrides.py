@@ -61,7 +61,7 @@ def _instant(body: Mapping[str, Any], field: str, moment: datetime) -> datetime:
     value = body.get(field)
     if value is None:
         raise ValidationError(f"{field} is required", field=field)
-    if field == "start" and isinstance(value, str) and value.strip() == "now":
+    if field == "start" and value == "now":
         return moment
     return parse_instant(value, field=field)
 

@@ -39,7 +39,7 @@ def instant_or_now(request: Request, name: str) -> datetime | None:
     text = query(request, name)
     if text is None:
         return None
-    return now(request) if text.strip() == "now" else parse_instant(text, field=name)
+    return now(request) if text == "now" else parse_instant(text, field=name)
 
 
 # The instants the model answers for (oncall_core.parse_instant checks those given).

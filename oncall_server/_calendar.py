@@ -38,7 +38,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import attrs
-from icalendar import Calendar, Event, vDuration
+from icalendar import Calendar, Event, vDuration, vText
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -185,7 +185,7 @@ def feed(request: Request, name: str, events: Iterable[tuple[str, TeamState, Shi
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", name)
+    calendar.add("x-wr-calname", vText(name))  # TEXT, as RFC 5545 types X- properties
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", vDuration(REFRESH))
     stamp = now(request).astimezone(UTC).replace(microsecond=0)

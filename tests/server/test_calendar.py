@@ -20,6 +20,8 @@ import recurring_ical_events
 from icalendar import Calendar
 from starlette.testclient import TestClient
 
+from oncall_core import Shift, Source, TeamState
+from oncall_server._calendar import EventCache
 from tests.server.conftest import NOW, Clock
 from tests.server.test_process import Server
 
@@ -257,3 +259,27 @@ def test_a_served_feed_keeps_the_rules_calendar_clients_enforce(tmp_path: Path) 
             assert sum(line.startswith(name) for line in block.split("\r\n")) == 1, name
     assert "X-WR-CALNAME:On call: Équipe d'astreinte de nuit\\, région Île-de-France" in unfolded
     assert REASON.strip().replace(",", "\\,").replace(";", "\\;") in unfolded
+
+
+def test_the_event_cache_is_bounded() -> None:
+    state = TeamState(team="ops")
+    cache = EventCache(max_events=2)
+    day = datetime(2025, 4, 28, 9, tzinfo=UTC)
+    made = [
+        Shift(
+            start=day + timedelta(days=n),
+            end=day + timedelta(days=n, hours=8),
+            member="Ann",
+            schedule="Day",
+            source=Source.ROTATION,
+        )
+        for n in range(3)
+    ]
+    first = cache.event("ops", state, made[0], NOW)
+    assert cache.event("ops", state, made[0], NOW + timedelta(hours=1)) is first  # kept
+    for shift in made[1:]:
+        cache.event("ops", state, shift, NOW)
+    assert len(cache) == 2
+    assert b"DTSTAMP:20250428T153000Z" in cache.event(
+        "ops", state, made[0], NOW + timedelta(hours=1)
+    )

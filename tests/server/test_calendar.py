@@ -20,8 +20,6 @@ import recurring_ical_events
 from icalendar import Calendar
 from starlette.testclient import TestClient
 
-from oncall_core import Shift, Source, TeamState
-from oncall_server._calendar import EventCache
 from tests.server.conftest import NOW, Clock
 from tests.server.test_process import Server
 
@@ -261,25 +259,12 @@ def test_a_served_feed_keeps_the_rules_calendar_clients_enforce(tmp_path: Path) 
     assert REASON.strip().replace(",", "\\,").replace(";", "\\;") in unfolded
 
 
-def test_the_event_cache_is_bounded() -> None:
-    state = TeamState(team="ops")
-    cache = EventCache(max_events=2)
-    day = datetime(2025, 4, 28, 9, tzinfo=UTC)
-    made = [
-        Shift(
-            start=day + timedelta(days=n),
-            end=day + timedelta(days=n, hours=8),
-            member="Ann",
-            schedule="Day",
-            source=Source.ROTATION,
-        )
-        for n in range(3)
-    ]
-    first = cache.event("ops", state, made[0], NOW)
-    assert cache.event("ops", state, made[0], NOW + timedelta(hours=1)) is first  # kept
-    for shift in made[1:]:
-        cache.event("ops", state, shift, NOW)
-    assert len(cache) == 2
-    assert b"DTSTAMP:20250428T153000Z" in cache.event(
-        "ops", state, made[0], NOW + timedelta(hours=1)
-    )
+def test_an_events_dtstamp_is_when_it_was_first_published(ops: TestClient, clock: Clock) -> None:
+    first = events(feed(ops, f"/teams/ops/calendar.ics?{WEEK}"))
+    clock.now = NOW + timedelta(hours=1)
+    again = events(feed(ops, f"/teams/ops/calendar.ics?{WEEK}"))
+    assert [e.decoded("dtstamp") for e in again] == [NOW] * len(first)
+    thursday = {"member": "Bob", "start": "2025-05-01T15:00:00Z", "end": "2025-05-01T17:00:00Z"}
+    assert ops.post("/teams/ops/overrides", json=thursday).status_code == 201
+    stamps = {e.decoded("dtstamp") for e in events(feed(ops, f"/teams/ops/calendar.ics?{WEEK}"))}
+    assert stamps == {NOW, NOW + timedelta(hours=1)}  # the new shifts are new events

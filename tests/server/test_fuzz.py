@@ -35,12 +35,13 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.testclient import TestClient
 
 from oncall_core import ValidationError, clean_text, parse_instant, parse_time_of_day
-from oncall_server._calendar import AHEAD, BACK
-from oncall_server._requests import MAX_RANGE
-from oncall_server._views import DEFAULT_SPAN
 from tests.server.conftest import NOW
 
 PAST = NOW - timedelta(minutes=1)
+# The ranges docs/api.md states: views look 7 days ahead of from (or now); feeds from 7
+# days back to 90 ahead (97 days after from); at most 366 days either way.
+DEFAULT_SPAN, BACK, FEED_SPAN = timedelta(days=7), timedelta(days=7), timedelta(days=97)
+MAX_RANGE = timedelta(days=366)
 
 EXAMPLES = 40  # per operation and mode
 
@@ -101,7 +102,7 @@ def range_ok(query: dict[str, Any], path: str) -> bool:
         return True  # the schema said so already
     if path.endswith("/overrides"):
         return start is None or end is None or end > start
-    back, ahead = (BACK, AHEAD + BACK) if path.endswith(".ics") else (timedelta(), DEFAULT_SPAN)
+    back, ahead = (BACK, FEED_SPAN) if path.endswith(".ics") else (timedelta(), DEFAULT_SPAN)
     if start is None:
         start = NOW - back if end is None else end - ahead
     if end is None:

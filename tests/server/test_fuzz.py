@@ -118,7 +118,7 @@ def override_ok(body: Any) -> bool:
     start, end = _instant(body.get("start")), _instant(body.get("end"))
     if start is None or end is None:
         return True  # the schema said so already
-    return start >= PAST and end > max(start, NOW)
+    return bool(start >= PAST and end > max(start, NOW))
 
 
 def stateless(case: Any) -> bool:

@@ -1,7 +1,8 @@
 """The Starlette application: routes, middleware and error handlers from lists.
 
 The store is opened in the lifespan and handed to handlers as request state,
-with the clock (the only place the server reads the time).
+with the clock (the only place the server reads the time) and the calendar
+feeds' cache of serialized events.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.middleware import Middleware
 
 from oncall_core import Store
 
+from ._calendar import EventCache
 from ._config import DEFAULT_BODY_TIMEOUT, Config
 from ._errors import exception_handlers
 from ._limits import BodyTimeout
@@ -48,13 +50,18 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if store is not None:
-            yield {"store": store, "clock": clock}
+            yield {"store": store, "clock": clock, "events": EventCache()}
             return
         assert config is not None
         # If the store is lost for good, /healthz says so: only a restart can help.
         liveness = Liveness()
         async with open_store(config, on_lost=liveness.lose) as opened:
-            yield {"store": opened, "clock": clock, "liveness": liveness}
+            yield {
+                "store": opened,
+                "clock": clock,
+                "liveness": liveness,
+                "events": EventCache(),
+            }
 
     return Starlette(
         routes=ROUTES,

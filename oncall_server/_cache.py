@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -207,17 +207,51 @@ class CachedStore:
         """See :meth:`oncall_core.Store.append_rotation_change`."""
         return await self._writing(team, self._store.append_rotation_change(team, change))
 
-    async def add_override(self, team: str, override: Override) -> Override:
+    async def add_override(
+        self, team: str, override: Override, *, now: datetime | None = None
+    ) -> Override:
         """See :meth:`oncall_core.Store.add_override`."""
-        return await self._writing(team, self._store.add_override(team, override))
+        return await self._writing(team, self._store.add_override(team, override, now=now))
 
-    async def delete_override(self, team: str, override_id: int) -> None:
+    async def add_overrides(
+        self, team: str, overrides: Sequence[Override], *, now: datetime | None = None
+    ) -> tuple[Override, ...]:
+        """See :meth:`oncall_core.Store.add_overrides`."""
+        return await self._writing(team, self._store.add_overrides(team, overrides, now=now))
+
+    async def delete_override(
+        self, team: str, override_id: int, *, now: datetime | None = None
+    ) -> Override | None:
         """See :meth:`oncall_core.Store.delete_override`."""
-        await self._writing(team, self._store.delete_override(team, override_id))
+        return await self._writing(team, self._store.delete_override(team, override_id, now=now))
 
-    async def list_overrides(self, team: str) -> tuple[Override, ...]:
+    async def list_overrides(
+        self, team: str, *, start: datetime | None = None, end: datetime | None = None
+    ) -> tuple[Override, ...]:
         """See :meth:`oncall_core.Store.list_overrides` (not cached)."""
-        return await self._store.list_overrides(team)
+        return await self._store.list_overrides(team, start=start, end=end)
+
+    async def teams_of_member(self, member: str) -> tuple[str, ...]:
+        """See :meth:`oncall_core.Store.teams_of_member` (not cached)."""
+        return await self._store.teams_of_member(member)
+
+    async def load_teams(self, teams: Sequence[str]) -> dict[str, TeamState]:
+        """See :meth:`oncall_core.Store.load_teams`: fresh entries from the cache, the
+        others in one call to the store (not cached: only :meth:`load_team` keeps the
+        rules that stop a load overtaken by a write from being stored)."""
+        now = self._clock()
+        found: dict[str, TeamState] = {}
+        missing = []
+        for team in teams:
+            entry = self._entries.get(team)
+            if entry is not None and now < entry.expires:
+                if entry.state is not None:
+                    found[team] = entry.state
+            else:
+                missing.append(team)
+        if missing:
+            found.update(await self._store.load_teams(missing))
+        return {team: found[team] for team in teams if team in found}
 
     async def list_teams(
         self, *, at: datetime, after: str | None = None, limit: int | None = None

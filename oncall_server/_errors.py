@@ -17,9 +17,9 @@ from starlette.routing import Match, Route
 from oncall_core import (
     Conflict,
     NotFound,
-    PastIsReadOnly,
     PreconditionFailed,
     StorageUnavailable,
+    Unprocessable,
     ValidationError,
 )
 
@@ -36,7 +36,9 @@ class RequestTimeout(Exception):
 
 # Looked up in order by isinstance: a subclass comes before its base.
 ERROR_STATUSES: dict[type[Exception], int] = {
-    PastIsReadOnly: 422,  # a ValidationError: well-formed, but it would rewrite the past
+    # A ValidationError, but well-formed: it would rewrite the past (PastIsReadOnly), or
+    # the team's schedules cannot honour it (a swap of an instant that starts no shift).
+    Unprocessable: 422,
     ValidationError: 400,
     NotFound: 404,
     Conflict: 409,

@@ -8,7 +8,8 @@ enforces them (``Weekday``, ``RotationKind``, ``Source``, ``MAX_TEXT``,
 ``MIN_PRIORITY``, ``MAX_PRIORITY``, ``MAX_EVERY``, ``MAX_BODY``, the zones the
 model accepts), so the document cannot drift from the behaviour.
 
-The patterns for text, days, times of day and instants are in ``_patterns``.
+The patterns for text, days, times of day and instants are in ``_patterns``;
+the paths of overrides, swaps, views and calendar feeds in ``_openapi_views``.
 """
 
 from __future__ import annotations
@@ -530,6 +531,9 @@ def _version_paths() -> dict[str, Any]:
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document served at ``/openapi.json``."""
+    # Imported here: _openapi_views builds on this module's helpers.
+    from ._openapi_views import view_paths, view_schemas
+
     return {
         "openapi": "3.1.0",
         "info": {
@@ -582,6 +586,7 @@ def openapi_document() -> dict[str, Any]:
                 },
             },
             **_version_paths(),
+            **view_paths(),
             "/healthz": {
                 "get": {
                     "summary": "The process is alive",
@@ -634,6 +639,7 @@ def openapi_document() -> dict[str, Any]:
                 "OnCall": _ON_CALL,
                 "Error": _ERROR,
                 "Status": _STATUS,
+                **view_schemas(),
             }
         },
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import attrs
 from starlette.requests import Request
@@ -31,6 +31,51 @@ def instant_query(request: Request, name: str) -> datetime | None:
     """Query parameter ``name`` as an RFC 3339 instant (None when absent); 400 naming it."""
     text = query(request, name)
     return None if text is None else parse_instant(text, field=name)
+
+
+def instant_or_now(request: Request, name: str) -> datetime | None:
+    """Query parameter ``name`` as an RFC 3339 instant or ``now`` (None when absent);
+    400 naming it."""
+    text = query(request, name)
+    if text is None:
+        return None
+    return now(request) if text == "now" else parse_instant(text, field=name)
+
+
+# The instants the model answers for (oncall_core.parse_instant checks those given).
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2400, 1, 1, tzinfo=UTC)
+
+MAX_RANGE = timedelta(days=366)
+"""The longest span of time one request of shifts, gaps, a report or a feed covers."""
+
+
+def time_range(
+    request: Request,
+    *,
+    back: timedelta = timedelta(),
+    ahead: timedelta,
+    longest: timedelta | None = MAX_RANGE,
+) -> tuple[datetime, datetime]:
+    """The ``from`` and ``to`` query parameters (RFC 3339 or ``now``), checked.
+
+    Without ``from``, ``back`` before now (before ``to`` when only ``to`` is given,
+    ``ahead`` before it); without ``to``, ``ahead`` after ``from``.  A 400 names
+    ``to`` when it is not after ``from`` or the span is longer than ``longest``.
+    """
+    start, end = instant_or_now(request, "from"), instant_or_now(request, "to")
+    if start is None:
+        start = now(request) - back if end is None else end - ahead
+    if end is None:
+        end = start + ahead
+    for name, moment in (("from", start), ("to", end)):
+        if not _EARLIEST <= moment < _LATEST:
+            raise ValidationError(f"{name} must be between the years 1900 and 2400", field=name)
+    if end <= start:
+        raise ValidationError("to must be after from", field="to")
+    if longest is not None and end - start > longest:
+        raise ValidationError(f"from and to must be at most {longest.days} days apart", field="to")
+    return start, end
 
 
 def flag_query(request: Request, name: str) -> bool:

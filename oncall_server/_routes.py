@@ -31,7 +31,7 @@ from oncall_core import (
     to_json,
 )
 
-from . import _schedules
+from . import _calendar, _overrides, _schedules, _views
 from ._body import json_body
 from ._errors import error_response
 from ._openapi import openapi_document
@@ -151,6 +151,19 @@ ROUTES = [
     SegmentRoute(
         "/teams/{team}/schedules/{name}/history", _schedules.rotation_history, methods=["GET"]
     ),
+    SegmentRoute("/teams/{team}/overrides", _overrides.list_overrides, methods=["GET"]),
+    SegmentRoute("/teams/{team}/overrides", _overrides.create_override, methods=["POST"]),
+    SegmentRoute("/teams/{team}/overrides/{id}", _overrides.get_override, methods=["GET"]),
+    SegmentRoute("/teams/{team}/overrides/{id}", _overrides.delete_override, methods=["DELETE"]),
+    SegmentRoute("/teams/{team}/swaps", _overrides.swap, methods=["POST"]),
+    Route("/oncall", _views.every_team_on_call, methods=["GET"]),
+    SegmentRoute("/teams/{team}/oncall", _views.team_on_call, methods=["GET"]),
+    SegmentRoute("/teams/{team}/shifts", _views.team_shifts, methods=["GET"]),
+    SegmentRoute("/teams/{team}/gaps", _views.team_gaps, methods=["GET"]),
+    SegmentRoute("/teams/{team}/report", _views.team_report, methods=["GET"]),
+    SegmentRoute("/teams/{team}/calendar.ics", _calendar.team_calendar, methods=["GET"]),
+    SegmentRoute("/members/{member}/shifts", _views.member_shifts, methods=["GET"]),
+    SegmentRoute("/members/{member}/calendar.ics", _calendar.member_calendar, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),

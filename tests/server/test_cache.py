@@ -13,7 +13,10 @@ import attrs
 import pytest
 
 from oncall_core import (
+    Conflict,
     MemoryStore,
+    Override,
+    PastIsReadOnly,
     PreconditionFailed,
     RotationChange,
     Schedule,
@@ -92,6 +95,51 @@ async def test_every_kind_of_write_is_seen_at_once_refused_or_not() -> None:
     assert state is not None and state.changes == (change,)
     teams = await cached.list_teams(at=now + timedelta(hours=3))
     assert [(t.team, t.schedules) for t in teams] == [("ops", 1)]
+
+
+async def test_override_writes_are_seen_at_once_refused_or_not() -> None:
+    shared = MemoryStore()
+    cached = CachedStore(shared, ttl=1.0, clock=Clock())
+    now = datetime(2025, 4, 28, 14, 30, tzinfo=UTC)
+    await cached.create_schedule(schedule("day", ["Ann"]))
+
+    async def overrides() -> list[tuple[str, datetime]]:
+        state = await cached.load_team("ops")
+        assert state is not None
+        return [(o.member, o.end) for o in state.overrides]
+
+    soon = Override(member="Cy", start=now, end=now + timedelta(hours=2))
+    first = await cached.add_override("ops", soon, now=now)
+    assert await overrides() == [("Cy", now + timedelta(hours=2))]
+    pair = [attrs.evolve(soon, member="Dee"), attrs.evolve(soon, member="Eve")]
+    await cached.add_overrides("ops", pair, now=now)
+    assert len(await overrides()) == 3
+    past = attrs.evolve(soon, start=now - timedelta(hours=1))
+    with pytest.raises(PastIsReadOnly):
+        await cached.add_overrides("ops", [soon, past], now=now)  # all or none
+    assert len(await overrides()) == 3
+    assert first.id is not None
+    ended = await cached.delete_override("ops", first.id, now=now + timedelta(hours=1))
+    assert ended is not None and ended.end == now + timedelta(hours=1)
+    assert (await overrides())[0] == ("Cy", now + timedelta(hours=1))
+    with pytest.raises(Conflict):
+        await cached.delete_override("ops", first.id, now=now + timedelta(hours=3))
+    assert len(await cached.list_overrides("ops", start=now + timedelta(hours=1))) == 2
+    assert await cached.teams_of_member("Dee") == ("ops",)
+
+
+async def test_load_teams_answers_fresh_entries_from_the_cache() -> None:
+    shared, clock = MemoryStore(), Clock()
+    cached = CachedStore(shared, ttl=0.5, clock=clock)
+    await shared.create_schedule(schedule("day", ["Ann"]))
+    await shared.create_schedule(attrs.evolve(schedule("day", ["Bob"]), team="dev"))
+    held = await cached.load_team("ops")
+    await shared.create_schedule(schedule("night", ["Cy"]))  # another replica's write
+    both = await cached.load_teams(["dev", "ops", "none"])
+    assert list(both) == ["dev", "ops"] and both["ops"] is held
+    clock.now += 0.6
+    later = await cached.load_teams(["ops"])
+    assert len(later["ops"].schedules) == 2
 
 
 class SlowStore(MemoryStore):

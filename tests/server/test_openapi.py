@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 from collections.abc import Iterator
@@ -13,12 +14,23 @@ import pytest
 from jsonschema import Draft202012Validator
 from starlette.testclient import TestClient
 
-from oncall_core import MAX_TEXT, MemoryStore, Schedule, ValidationError, Weekday, clean_text
+from oncall_core import (
+    MAX_TEXT,
+    MemoryStore,
+    Override,
+    Rotation,
+    RotationKind,
+    Schedule,
+    ValidationError,
+    Weekday,
+    clean_text,
+)
 from oncall_server import create_app
 from tests.seed import WEEKDAY_SHIFT
 
 SECOND = {**WEEKDAY_SHIFT, "name": "Second", "rotation": {"kind": "weekly"}}
 SECOND_PATH = "/teams/ops-team/schedules/Second"
+OVERRIDE = {"member": "Ann", "start": "2025-04-29T09:00:00Z", "end": "2025-04-29T12:00:00Z"}
 LATER = {**SECOND, "members": ["B"], "effective": "2025-05-01T00:00:00Z"}
 # (method, documented path, request path, keyword arguments for the client)
 EXCHANGES: list[tuple[str, str, str, dict[str, Any]]] = [
@@ -105,15 +117,95 @@ EXCHANGES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("get", "/teams/{team}/schedules/{name}/versions", f"{SECOND_PATH}/versions", {}),
     ("get", "/teams/{team}/schedules/{name}/versions", f"{SECOND_PATH}x/versions", {}),  # 404
     ("get", "/teams/{team}/schedules/{name}/versions", f"{SECOND_PATH}/versions?limit=x", {}),
+    *[
+        ("post", "/teams/{team}/overrides", "/teams/ops-team/overrides", {"json": body})
+        for body in [
+            {"member": "Ann", "start": "2025-04-29T09:00:00Z", "end": "2025-04-29T12:00:00Z"},
+            {"member": "Ann", "start": "2025-01-01T00:00:00Z", "end": "2025-04-29T12:00:00Z"},
+            {"member": "Ann", "end": "2025-04-29T12:00:00Z"},  # 400
+        ]
+    ],
+    ("post", "/teams/{team}/overrides", "/teams/none/overrides", {"json": OVERRIDE}),  # 404
+    ("post", "/teams/{team}/overrides", "/teams/none/overrides", {"content": b"x" * 70_000}),
+    ("get", "/teams/{team}/overrides", "/teams/ops-team/overrides?from=now", {}),
+    ("get", "/teams/{team}/overrides", "/teams/ops-team/overrides?from=x", {}),  # 400
+    ("get", "/teams/{team}/overrides", "/teams/none/overrides", {}),  # 404
+    ("get", "/teams/{team}/overrides/{id}", "/teams/night-team/overrides/1", {}),
+    ("get", "/teams/{team}/overrides/{id}", "/teams/night-team/overrides/x", {}),  # 400
+    ("get", "/teams/{team}/overrides/{id}", "/teams/night-team/overrides/99", {}),  # 404
+    ("delete", "/teams/{team}/overrides/{id}", "/teams/night-team/overrides/1", {}),  # 200
+    ("delete", "/teams/{team}/overrides/{id}", "/teams/night-team/overrides/2", {}),  # 409
+    ("delete", "/teams/{team}/overrides/{id}", "/teams/ops-team/overrides/3", {}),  # 204
+    ("delete", "/teams/{team}/overrides/{id}", "/teams/ops-team/overrides/3", {}),  # 404
+    ("delete", "/teams/{team}/overrides/{id}", "/teams/ops-team/overrides/x", {}),  # 400
+    *[
+        ("post", "/teams/{team}/swaps", path, {"json": {"schedule": "Nights", "shifts": shifts}})
+        for path, shifts in [
+            ("/teams/night-team/swaps", ["2025-04-29T09:00:00Z", "2025-04-30T09:00:00Z"]),
+            ("/teams/night-team/swaps", ["2025-04-30T09:00:00Z", "2025-05-01T09:00:00Z"]),  # 422
+            ("/teams/night-team/swaps", ["x"]),  # 400
+            ("/teams/none/swaps", ["2025-04-29T09:00:00Z", "2025-04-30T09:00:00Z"]),  # 404
+        ]
+    ],
+    ("post", "/teams/{team}/swaps", "/teams/none/swaps", {"content": b"x" * 70_000}),  # 413
+    ("get", "/oncall", "/oncall?time=now", {}),
+    ("get", "/oncall", "/oncall?time=x", {}),  # 400
+    ("get", "/teams/{team}/oncall", "/teams/night-team/oncall", {}),
+    ("get", "/teams/{team}/oncall", "/teams/none/oncall", {}),  # 404
+    ("get", "/teams/{team}/oncall", "/teams/ops-team/oncall?time=x", {}),  # 400
+    *[
+        (
+            "get",
+            f"/teams/{{team}}/{view}",
+            f"/teams/{team}/{view}{query}",
+            {},
+        )
+        for view in ["shifts", "gaps", "report", "calendar.ics"]
+        for team, query in [
+            ("night-team", ""),
+            ("none", ""),  # 404
+            ("night-team", "?from=2025-01-01T00:00:00Z&to=2026-06-01T00:00:00Z"),  # 400
+        ]
+    ],
+    ("get", "/members/{member}/shifts", "/members/Ann/shifts", {}),
+    ("get", "/members/{member}/shifts", "/members/Ann/shifts?to=x", {}),  # 400
+    ("get", "/members/{member}/calendar.ics", "/members/Ann/calendar.ics", {}),
+    ("get", "/members/{member}/calendar.ics", "/members/Ann/calendar.ics?from=x", {}),  # 400
     ("get", "/healthz", "/healthz", {}),
     ("get", "/readyz", "/readyz", {}),
     ("get", "/openapi.json", "/openapi.json", {}),
 ]
 
 
+NIGHTS = Schedule(
+    team="night-team",
+    name="Nights",
+    members=["Ann", "Bob"],
+    days=list(Weekday),
+    start=time(9),
+    end=time(17),
+    rotation=Rotation(kind=RotationKind.DAILY, start=datetime(2025, 4, 28, 9, tzinfo=UTC)),
+)
+
+
+async def night_team(store: MemoryStore) -> None:
+    """A team with an override under way (1) and one that has ended (2) at the clock's now."""
+    await store.create_schedule(NIGHTS)
+    day = datetime(2025, 4, 28, tzinfo=UTC)
+    await store.add_overrides(
+        "night-team",
+        [
+            Override(member="Cy", start=day.replace(hour=14), end=day.replace(hour=16)),
+            Override(member="Cy", start=day.replace(hour=10), end=day.replace(hour=11)),
+        ],
+    )
+
+
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(store=MemoryStore(), clock=lambda: datetime(2025, 4, 28, 14, 30, tzinfo=UTC))
+    store = MemoryStore()
+    asyncio.run(night_team(store))
+    app = create_app(store=store, clock=lambda: datetime(2025, 4, 28, 14, 30, tzinfo=UTC))
     with TestClient(app) as test_client:
         yield test_client
 

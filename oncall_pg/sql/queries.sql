@@ -141,10 +141,10 @@ ORDER BY o.id;
 -- teams_of_member --
 -- The names of the teams, in code point order, any of whose schedule versions or overrides
 -- name the user %(member)s.  From the user's side (users_username_key, then
--- schedule_version_members_user_idx and overrides_user_idx): it reads only that user's rows
-SELECT t.name AS team
-FROM teams t
-WHERE t.id IN (
+-- schedule_version_members_user_idx and overrides_user_idx), and each team's name by its
+-- primary key: a scalar subquery, so that no plan hash-joins against a scan of every team
+SELECT (SELECT t.name FROM teams t WHERE t.id = found.team_id) COLLATE "C" AS team
+FROM (
     SELECT s.team_id
     FROM users u
     JOIN schedule_version_members m ON m.user_id = u.id
@@ -155,8 +155,8 @@ WHERE t.id IN (
     SELECT o.team_id
     FROM users u JOIN overrides o ON o.user_id = u.id
     WHERE u.username = %(member)s
-)
-ORDER BY t.name COLLATE "C";
+) AS found
+ORDER BY team;
 
 -- load_teams --
 -- Each of the teams named in %(teams)s (unknown ones have no row) as one JSON document, all in

@@ -248,6 +248,26 @@ async def test_loading_a_team_is_one_statement(database_url: str) -> None:
     await pool.close()
 
 
+async def test_loading_several_teams_is_one_statement(database_url: str) -> None:
+    setup = await PostgresStore.open(database_url, min_size=1, max_size=1)
+    for team in ["ops", "web", "db"]:
+        await setup.create_schedule(schedule(team=team))
+    expected = {team: await setup.load_team(team) for team in ["ops", "db"]}
+    await setup.close()
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        database_url,
+        min_size=1,
+        max_size=1,
+        kwargs={"autocommit": True, "row_factory": dict_row, "cursor_factory": CountingCursor},
+        open=False,
+    )
+    async with pool:
+        store = PostgresStore(pool)
+        CountingCursor.executed.clear()
+        assert await store.load_teams(["ops", "nobody", "db"]) == expected
+        assert len(CountingCursor.executed) == 1
+
+
 @pytest.mark.parametrize(
     "session_options",
     [

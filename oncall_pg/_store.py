@@ -10,7 +10,8 @@ so callers see only oncall_core's domain errors.
 Schedules are stored as versions (``sql/migrations/0003_schedule_versions.sql``):
 a write of a schedule appends a version or a deletion to the append-only
 ``schedule_versions`` table and never updates or deletes one; the identity row
-in ``schedules`` is what writers of one schedule lock.
+in ``schedules`` is what writers of one schedule lock.  Writers of a team's
+overrides lock the team's row instead (see the comment above ``add_override``).
 """
 
 from __future__ import annotations

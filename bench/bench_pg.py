@@ -356,16 +356,16 @@ async def time_held(connection: Any, teams: Sequence[str]) -> tuple[Any, ...]:
     """On a connection held out of the pool: per-call times (ns) of the load_team query
     and its documents, of the query with JSON fetched as text and the texts, and of
     ``SELECT 1``."""
-    query = QUERIES["load_teams"]
+    query = QUERIES["load_team"]
     text_cursor = connection.cursor()
     text_cursor.adapters.register_loader("json", TextLoader)
 
     async def held(team: str) -> Any:
-        cursor = await connection.execute(query, {"teams": [team]})
+        cursor = await connection.execute(query, {"team": team})
         return (await cursor.fetchone())["state"]
 
     async def held_text(team: str) -> Any:
-        await text_cursor.execute(query, {"teams": [team]})
+        await text_cursor.execute(query, {"team": team})
         return (await text_cursor.fetchone())["state"]
 
     async def floor(_team: str) -> Any:
@@ -384,14 +384,14 @@ async def bench_loads(store: PostgresStore, teams: Sequence[str]) -> dict[str, l
     The first ``WARM_UP`` teams are loaded untimed.  The parts are timed in turn on
     rounds of ``ROUND`` teams, so that all of them see the same machine noise.
     """
-    query = QUERIES["load_teams"]
+    query = QUERIES["load_team"]
     for team in teams[:WARM_UP]:
         await store.load_team(team)
     figures: dict[str, list[int]] = {part: [] for part in PARTS}
 
     async def via_pool(team: str) -> Any:
         async with store.pool.connection() as connection:
-            cursor = await connection.execute(query, {"teams": [team]})
+            cursor = await connection.execute(query, {"team": team})
             row = await cursor.fetchone()
             return row["state"] if row is not None else None
 
@@ -469,7 +469,7 @@ async def explain_query(url: str, name: str, params: dict[str, Any]) -> tuple[An
 async def explain_load(url: str, team: str) -> list[str]:
     """Summaries of ``EXPLAIN (ANALYZE, BUFFERS)`` of one load_team query, as the store's
     prepared statement runs it (a generic plan) and as a one-off statement (a custom plan)."""
-    generic, custom = await explain_query(url, "load_teams", {"teams": [team]})
+    generic, custom = await explain_query(url, "load_team", {"team": team})
     return [
         *plan_summary(f"generic plan of load_team({team!r}), as prepared by the store", generic),
         *plan_summary("custom plan, as a one-off statement", custom),

@@ -428,7 +428,9 @@ async def _locked_schedule_id(connection: Connection, team: str, name: str) -> i
 
 
 async def _load_team(connection: Connection, team: str) -> TeamState | None:
-    return (await _load_teams(connection, [team])).get(team)
+    cursor = await connection.execute(QUERIES["load_team"], {"team": team})
+    row = await cursor.fetchone()
+    return from_json(row["state"], TeamState) if row is not None else None
 
 
 async def _load_teams(connection: Connection, teams: list[str]) -> dict[str, TeamState]:

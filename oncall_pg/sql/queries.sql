@@ -158,14 +158,15 @@ FROM (
 ) AS found
 ORDER BY team;
 
--- load_teams --
--- Each of the teams named in %(teams)s (unknown ones have no row) as one JSON document, all in
--- one round trip, in the shape of oncall_core.to_json(TeamState),
+-- load_team --
+-- One team as one JSON document (one round trip) in the shape of oncall_core.to_json(TeamState),
 -- so the store reads it with from_json: days by English name, local times as "HH:MM:SS[.ffffff]",
 -- instants in UTC with a Z and microseconds whatever the session's TimeZone, a rotation's
 -- kind, every and start (null for a manual rotation), each version's effective (null: from
 -- the beginning of time) and the deletions.  Versions and deletions are listed in the order
--- they were written (version id), as TeamState keeps them.
+-- they were written (version id), as TeamState keeps them.  load_teams is this statement with
+-- t.name = ANY(%(teams)s::text[]), derived in _queries.py (one home for the document; a
+-- statement of its own keeps load_team's prepared statement on a generic plan).
 SELECT json_build_object(
     'team', t.name,
     'schedules', coalesce((
@@ -232,7 +233,7 @@ SELECT json_build_object(
         WHERE o.team_id = t.id
     ), '[]')
 ) AS state
-FROM teams t WHERE t.name = ANY(%(teams)s::text[]);
+FROM teams t WHERE t.name = %(team)s;
 
 -- lock_migrations --
 -- Wait for the session-level lock that lets one migrator run at a time

@@ -953,3 +953,91 @@ class TestLoadTeams:
         assert await store.load_teams(["ops", "ops"]) == {"ops": ops}
         assert await store.load_teams([]) == {}
         assert await store.load_teams(["nobody"]) == {}
+
+
+OverrideWrite = tuple[str, int, list[tuple[str, int, int, str | None]]]  # what, now, overrides
+
+
+@st.composite
+def override_writes(draw: st.DrawFn) -> list[OverrideWrite]:
+    """Adds (of one or two overrides) and deletes at drawn instants, many refused (the
+    past, an unknown schedule, an ended override...)."""
+    shift = st.tuples(
+        st.sampled_from(["Ann", "Bob"]),
+        st.integers(min_value=-3, max_value=30),  # start, hours after NOW
+        st.integers(min_value=1, max_value=8),  # length in hours
+        st.sampled_from([None, "primary", "other"]),
+    )
+    return draw(
+        st.lists(
+            st.one_of(
+                st.tuples(
+                    st.just("add"),
+                    st.integers(min_value=0, max_value=24),
+                    st.lists(shift, min_size=1, max_size=2),
+                ),
+                st.tuples(
+                    st.just("delete"),
+                    st.integers(min_value=0, max_value=24),
+                    st.lists(shift, min_size=1, max_size=1),  # which: its start
+                ),
+            ),
+            min_size=1,
+            max_size=8,
+        )
+    )
+
+
+async def apply_override_writes(
+    store: Store, team: str, writes: list[OverrideWrite]
+) -> list[object]:
+    """Each write's outcome (ids left out: each store numbers its own), or the class of
+    what it raised; the last entry is the team's overrides at the end."""
+    await store.create_schedule(weekly(team=team))
+    outcomes: list[object] = []
+    for what, hours, shifts in writes:
+        now = NOW + timedelta(hours=hours)
+        try:
+            if what == "add":
+                added = [
+                    Override(
+                        member=member,
+                        start=NOW + timedelta(hours=start),
+                        end=NOW + timedelta(hours=start + length),
+                        schedule=schedule,
+                    )
+                    for member, start, length, schedule in shifts
+                ]
+                stored = await store.add_overrides(team, added, now=now)
+                outcomes.append(tuple(attrs.evolve(o, id=None) for o in stored))
+            else:
+                existing = await store.list_overrides(team)
+                which = existing[shifts[0][1] % len(existing)].id if existing else 424242
+                ended = await store.delete_override(team, which or 0, now=now)
+                outcomes.append(ended and attrs.evolve(ended, id=None))
+        except OncallError as error:
+            outcomes.append(type(error))
+    outcomes.append(tuple(attrs.evolve(o, id=None) for o in await store.list_overrides(team)))
+    return outcomes
+
+
+def test_both_stores_take_and_refuse_the_same_override_writes(
+    request: pytest.FixtureRequest,
+) -> None:
+    request.getfixturevalue("database_url")
+
+    @given(override_writes())
+    def same(writes: list[OverrideWrite]) -> None:
+        team = f"team-{uuid.uuid4().hex[:8]}"  # each example a new team in a shared database
+
+        async def scenario() -> None:
+            postgres = await open_store("postgres", request)
+            try:
+                expected = await apply_override_writes(MemoryStore(), team, writes)
+                assert await apply_override_writes(postgres, team, writes) == expected
+            finally:
+                await postgres.close()
+
+        run_in_thread(scenario())
+
+    same()

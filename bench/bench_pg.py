@@ -80,6 +80,7 @@ import gc
 import json
 import pstats
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -438,28 +439,37 @@ def plan_summary(label: str, result: dict[str, Any]) -> list[str]:
     ]
 
 
-async def explain_load(url: str, team: str) -> list[str]:
-    """Summaries of ``EXPLAIN (ANALYZE, BUFFERS)`` of one load_team query, as the store's
-    prepared statement runs it (a generic plan) and as a one-off statement (a custom plan)."""
+async def explain_query(url: str, name: str, params: dict[str, Any]) -> tuple[Any, Any]:
+    """``EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)`` of the store's query ``name`` with
+    ``params``: as the store's prepared statement runs it (a generic plan), and as a
+    one-off statement (a custom plan)."""
     explain = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "
+    query = QUERIES[name]
+    # The shipped query with its placeholders numbered, prepared as psycopg does.
+    order = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", query)))
+    prepared = re.sub(r"%\((\w+)\)s", lambda m: f"${order.index(m[1]) + 1}", query)
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         await connection.execute("SET plan_cache_mode = force_generic_plan")
-        # The shipped query with its one placeholder numbered, prepared as psycopg does.
-        prepared = QUERIES["load_team"].replace("%(team)s", "$1")
-        await connection.execute(f"PREPARE load_team_plan (text) AS {prepared}".encode())
-        execute = sql.SQL(explain + "EXECUTE load_team_plan ({})").format(sql.Literal(team))
+        await connection.execute(f"PREPARE {name}_plan AS {prepared}".encode())
+        execute = sql.SQL(explain + "EXECUTE {} ({})").format(
+            sql.Identifier(f"{name}_plan"),
+            sql.SQL(", ").join(sql.Literal(params[key]) for key in order),
+        )
         results = []
-        for statement, params in (
-            (execute, None),
-            (explain + QUERIES["load_team"], {"team": team}),
-        ):
-            await connection.execute(statement, params)  # once to warm the caches
-            cursor = await connection.execute(statement, params)
+        for statement, arguments in ((execute, None), (explain + query, params)):
+            await connection.execute(statement, arguments)  # once to warm the caches
+            cursor = await connection.execute(statement, arguments)
             row = await cursor.fetchone()
             assert row is not None
             results.append(row[0][0])
             await connection.execute("SET plan_cache_mode = auto")
-    generic, custom = results
+    return results[0], results[1]
+
+
+async def explain_load(url: str, team: str) -> list[str]:
+    """Summaries of ``EXPLAIN (ANALYZE, BUFFERS)`` of one load_team query, as the store's
+    prepared statement runs it (a generic plan) and as a one-off statement (a custom plan)."""
+    generic, custom = await explain_query(url, "load_team", {"team": team})
     return [
         *plan_summary(f"generic plan of load_team({team!r}), as prepared by the store", generic),
         *plan_summary("custom plan, as a one-off statement", custom),
@@ -489,6 +499,118 @@ async def check_loads(store: PostgresStore, states: Sequence[TeamState]) -> None
     for state in random.Random(7).sample(list(states), CHECKED_TEAMS):
         loaded = await store.load_team(state.team)
         assert loaded == state, f"{state.team} loaded differently: {loaded} != {state}"
+
+
+# --- views: by member, by range, several teams (4) -----------------------------------------
+
+BUSY_TEAM = "team-busy"
+BUSY_OVERRIDES = 3 * 365  # three a day over 2025
+VIEW_CALLS = 2000
+LOAD_TEAMS_AT_ONCE = 10
+
+
+async def seed_busy_team(store: PostgresStore, plan: TeamPlan) -> TeamState:
+    """A team with a year of overrides (three a day), added 100 per add_overrides call."""
+    schedule = attrs.evolve(plan.schedules[0], team=BUSY_TEAM)
+    await store.create_schedule(schedule)
+    year = datetime(2025, 1, 1, tzinfo=UTC)
+    wanted = [
+        Override(
+            member=schedule.members[index % len(schedule.members)],
+            start=year + timedelta(hours=8 * index),
+            end=year + timedelta(hours=8 * index + 8),
+        )
+        for index in range(BUSY_OVERRIDES)
+    ]
+    stored: list[Override] = []
+    for first in range(0, len(wanted), 100):
+        stored += await store.add_overrides(BUSY_TEAM, wanted[first : first + 100])
+    return TeamState(team=BUSY_TEAM, schedules=[schedule], overrides=stored)
+
+
+def members_of(states: Sequence[TeamState]) -> dict[str, list[str]]:
+    """Each member's teams, sorted, as teams_of_member should answer."""
+    found: dict[str, set[str]] = {}
+    for state in states:
+        for schedule in state.schedules:
+            for member in schedule.members:
+                found.setdefault(member, set()).add(state.team)
+        for override in state.overrides:
+            found.setdefault(override.member, set()).add(state.team)
+    return {member: sorted(teams) for member, teams in found.items()}
+
+
+def a_week(rng: random.Random) -> tuple[datetime, datetime]:
+    start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=rng.randrange(358))
+    return start, start + timedelta(days=7)
+
+
+async def bench_views(
+    url: str, store: PostgresStore, states: Sequence[TeamState], rng: random.Random
+) -> tuple[list[list[str]], list[str]]:
+    """Rows of the views table (us per call) and the EXPLAIN summaries of the views."""
+    expected = members_of(states)
+    for member in rng.sample(sorted(expected), CHECKED_TEAMS):
+        found = await store.teams_of_member(member)
+        assert list(found) == expected[member], f"teams_of_member({member!r}): {found}"
+    busy = next(state for state in states if state.team == BUSY_TEAM)
+    start, end = a_week(random.Random(3))
+    in_week = tuple(o for o in busy.overrides if o.end > start and o.start < end)
+    assert await store.list_overrides(BUSY_TEAM, start=start, end=end) == in_week
+    members = rng.choices(sorted(expected), k=WARM_UP + VIEW_CALLS)
+    teams = rng.choices([state.team for state in states], k=WARM_UP + VIEW_CALLS)
+    weeks = [a_week(rng) for _ in range(WARM_UP + VIEW_CALLS)]
+
+    async def each(call: Callable[[int], Awaitable[Any]]) -> list[int]:
+        for index in range(WARM_UP):
+            await call(index)
+        times = []
+        for index in range(WARM_UP, WARM_UP + VIEW_CALLS):
+            started = clock.perf_counter_ns()
+            await call(index)
+            times.append(clock.perf_counter_ns() - started)
+        return times
+
+    async def by_member(index: int) -> Any:
+        return await store.teams_of_member(members[index])
+
+    async def by_range(index: int) -> Any:
+        first, last = weeks[index]
+        return await store.list_overrides(teams[index], start=first, end=last)
+
+    async def busy_range(index: int) -> Any:
+        first, last = weeks[index]
+        return await store.list_overrides(BUSY_TEAM, start=first, end=last)
+
+    async def several(index: int) -> Any:
+        return await store.load_teams(teams[index : index + LOAD_TEAMS_AT_ONCE])
+
+    async def one_by_one(index: int) -> Any:
+        return [await store.load_team(team) for team in teams[index : index + LOAD_TEAMS_AT_ONCE]]
+
+    figures = {
+        "teams_of_member (a member of 1 team or more)": await each(by_member),
+        "list_overrides, a week, a random team (0-3 overrides)": await each(by_range),
+        f"list_overrides, a week, a team of {BUSY_OVERRIDES} overrides": await each(busy_range),
+        f"load_teams of {LOAD_TEAMS_AT_ONCE} teams (one statement)": await each(several),
+        f"  for scale: {LOAD_TEAMS_AT_ONCE} load_team calls": await each(one_by_one),
+    }
+    rows = [
+        [label, *(f"{percentile(times, f) / 1000:.0f}" for f in (0.5, 0.9, 0.99))]
+        for label, times in figures.items()
+    ]
+    member = members[0]
+    member_generic, member_custom = await explain_query(url, "teams_of_member", {"member": member})
+    range_generic, range_custom = await explain_query(
+        url, "list_overrides", {"team": BUSY_TEAM, "start": start, "end": end}
+    )
+    explained = [
+        *plan_summary(f"generic plan of teams_of_member({member!r}), as prepared", member_generic),
+        *plan_summary("custom plan, as a one-off statement", member_custom),
+        *plan_summary(f"generic plan of list_overrides({BUSY_TEAM!r}, a week)", range_generic),
+        *plan_summary("custom plan, as a one-off statement", range_custom),
+    ]
+    return rows, explained
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -579,7 +701,9 @@ async def run(url: str, *, profile: bool) -> None:
 
         # More sequential creates up to SEQUENTIAL_CREATES, then the rest concurrently.
         seeded = SMALL_TEAMS
-        while len(early_ns) < SEQUENTIAL_CREATES:
+        # Ends: each round seeds one more team, and --large may leave too few teams
+        # for SEQUENTIAL_CREATES creates.
+        while len(early_ns) < SEQUENTIAL_CREATES and seeded < len(plans):
             states += await seed_sequentially(store, plans[seeded : seeded + 1], early_ns)
             seeded += 1
         early_teams, autoanalyzed = seeded, await autoanalyze_count(url)
@@ -595,6 +719,9 @@ async def run(url: str, *, profile: bool) -> None:
         loads["large"] = await bench_loads(store, rng.choices(names, k=LOADS + WARM_UP))
         explained["large"] = await explain_load(url, rng.choice(names))
         plans_line = await prepared_plans(store)
+        busy = await seed_busy_team(store, plans[0])
+        await values(url, "ANALYZE")
+        view_rows, view_plans = await bench_views(url, store, [*states, busy], rng)
         if profile:
             with cProfile.Profile() as profiler:
                 for team in rng.choices(names, k=LOADS):
@@ -657,6 +784,9 @@ async def run(url: str, *, profile: bool) -> None:
             create_row(f"{LATE_CREATES} more into {LARGE_TEAMS} teams", late_ns[:LATE_CREATES]),
         ],
     )
+    print()
+    print_table([f"views at {LARGE_TEAMS} teams (us per call)", "median", "p90", "p99"], view_rows)
+    print()
     rates = batch_rates(early_ns[:SEQUENTIAL_CREATES])
     print(f"First creates, per-batch rates in order: {' '.join(f'{r:.0f}' for r in rates)}")
     print(f"Autovacuum analyzed a table {autoanalyzed} times during the first creates.")
@@ -681,6 +811,9 @@ async def run(url: str, *, profile: bool) -> None:
         print(f"EXPLAIN (ANALYZE, BUFFERS) at {described[size]}:")
         for line in explained[size]:
             print(f"  {line}")
+    print(f"EXPLAIN (ANALYZE, BUFFERS) of the views at {LARGE_TEAMS} teams:")
+    for line in view_plans:
+        print(f"  {line}")
     print(plans_line)
     print(
         f"Runs: {LOADS} timed loads after {WARM_UP} warm-up loads per size; creates in "

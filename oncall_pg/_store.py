@@ -10,7 +10,8 @@ so callers see only oncall_core's domain errors.
 Schedules are stored as versions (``sql/migrations/0003_schedule_versions.sql``):
 a write of a schedule appends a version or a deletion to the append-only
 ``schedule_versions`` table and never updates or deletes one; the identity row
-in ``schedules`` is what writers of one schedule lock.
+in ``schedules`` is what writers of one schedule lock.  Writers of a team's
+overrides lock the team's row instead (see the comment above ``add_override``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from oncall_core.store import (
     creation,
     deletion,
     edit,
+    override_creation,
     override_not_found,
+    override_removal,
     schedule_not_found,
     team_not_found,
 )
@@ -163,10 +166,35 @@ class PostgresStore:
 
         return await self._read(work)
 
-    async def list_overrides(self, team: str) -> tuple[Override, ...]:
-        """See :meth:`oncall_core.Store.list_overrides`."""
-        state = await self.load_team(team)
-        return state.overrides if state is not None else ()
+    async def list_overrides(
+        self, team: str, *, start: datetime | None = None, end: datetime | None = None
+    ) -> tuple[Override, ...]:
+        """See :meth:`oncall_core.Store.list_overrides`: one statement, by the team's index."""
+
+        async def work(connection: Connection) -> tuple[Override, ...]:
+            cursor = await connection.execute(
+                QUERIES["list_overrides"], {"team": team, "start": start, "end": end}
+            )
+            return tuple(from_json(row["override"], Override) for row in await cursor.fetchall())
+
+        return await self._read(work)
+
+    async def teams_of_member(self, member: str) -> tuple[str, ...]:
+        """See :meth:`oncall_core.Store.teams_of_member`: one statement, from the member's
+        rows (it reads no other team's)."""
+
+        async def work(connection: Connection) -> tuple[str, ...]:
+            cursor = await connection.execute(QUERIES["teams_of_member"], {"member": member})
+            return tuple(row["team"] for row in await cursor.fetchall())
+
+        return await self._read(work)
+
+    async def load_teams(self, teams: Sequence[str]) -> dict[str, TeamState]:
+        """See :meth:`oncall_core.Store.load_teams`: one statement for all of them."""
+        names = list(dict.fromkeys(teams))
+        if not names:
+            return {}
+        return await self._read(lambda connection: _load_teams(connection, names))
 
     # Writes.  Each runs in one transaction that first locks the identity row of
     # the schedule it writes, then reads the team's state and applies the core's
@@ -277,47 +305,103 @@ class PostgresStore:
 
         return await self._write(work, team=team, name=change.schedule)
 
-    async def add_override(self, team: str, override: Override) -> Override:
-        """See :meth:`oncall_core.Store.add_override`."""
-        check_new_override(override)
+    # Writes of overrides lock the team's row instead (lock_team), then read the
+    # team's state and apply the core's rules (override_creation,
+    # override_removal) to it.  Critical section: between that lock and the
+    # commit no other override write of the team, and no create of one of its
+    # schedules (upsert_team waits for the same row), can run.  What the rules
+    # read is then stable: whether the team has ever had a schedule of a name
+    # (identity rows are never deleted, and new names are added under this
+    # lock) and the team's overrides (written only under it).  Schedule edits,
+    # deletions and rotation changes may interleave: the rules do not read
+    # them, and they lock only schedule rows, which an override's insert merely
+    # references (KEY SHARE), so neither waits on the other in a cycle.
 
-        async def work(connection: Connection) -> Override:
-            team_id = await _optional(connection, "find_team", team=team)
-            if team_id is None:
+    async def add_override(
+        self, team: str, override: Override, *, now: datetime | None = None
+    ) -> Override:
+        """See :meth:`oncall_core.Store.add_override`."""
+        (stored,) = await self.add_overrides(team, [override], now=now)
+        return stored
+
+    async def add_overrides(
+        self, team: str, overrides: Sequence[Override], *, now: datetime | None = None
+    ) -> tuple[Override, ...]:
+        """See :meth:`oncall_core.Store.add_overrides`: one transaction, so all or none.
+
+        Every override is checked before the first is inserted; the inserts follow
+        one another in order, each taking the next id.
+        """
+
+        async def work(connection: Connection) -> tuple[Override, ...]:
+            team_id = await _optional(connection, "lock_team", team=team)
+            state = await _load_team(connection, team) if team_id is not None else None
+            adding = [_override_to_add(state, team, override, now) for override in overrides]
+            if state is None:
                 raise team_not_found(team)
-            schedule_id = None
-            if override.schedule is not None:
-                schedule_id = await _optional(
-                    connection, "find_schedule", team_id=team_id, name=override.schedule
+            # Building the state this write produces is the check.
+            attrs.evolve(state, overrides=(*state.overrides, *adding))
+            users = await _user_ids(connection, [override.member for override in adding])
+            stored = []
+            for override in adding:
+                override_id = await _one(
+                    connection,
+                    "insert_override",
+                    team_id=team_id,
+                    schedule=override.schedule,
+                    user_id=users[override.member],
+                    start=override.start,
+                    end=override.end,
+                    reason=override.reason,
                 )
-                if schedule_id is None:
-                    raise schedule_not_found(team, override.schedule)
-            users = await _user_ids(connection, [override.member])
-            override_id = await _one(
-                connection,
-                "insert_override",
-                team_id=team_id,
-                schedule_id=schedule_id,
-                user_id=users[override.member],
-                start=override.start,
-                end=override.end,
-                reason=override.reason,
-            )
-            return attrs.evolve(override, id=override_id)
+                stored.append(attrs.evolve(override, id=override_id))
+            return tuple(stored)
 
         return await self._write(work, team=team)
 
-    async def delete_override(self, team: str, override_id: int) -> None:
-        """See :meth:`oncall_core.Store.delete_override`."""
+    async def delete_override(
+        self, team: str, override_id: int, *, now: datetime | None = None
+    ) -> Override | None:
+        """See :meth:`oncall_core.Store.delete_override`: one transaction."""
 
-        async def work(connection: Connection) -> None:
-            cursor = await connection.execute(
-                QUERIES["delete_override"], {"team": team, "id": override_id}
-            )
-            if await cursor.fetchone() is None:
-                raise override_not_found(team, override_id)
+        async def work(connection: Connection) -> Override | None:
+            if now is None:
+                cursor = await connection.execute(
+                    QUERIES["delete_override"], {"team": team, "id": override_id}
+                )
+                if await cursor.fetchone() is None:
+                    raise override_not_found(team, override_id)
+                return None
+            team_id = await _optional(connection, "lock_team", team=team)
+            state = await _load_team(connection, team) if team_id is not None else None
+            ended = override_removal(state, team, override_id, now)
+            if ended is None:
+                await connection.execute(
+                    QUERIES["delete_override"], {"team": team, "id": override_id}
+                )
+            else:
+                await connection.execute(
+                    QUERIES["end_override"],
+                    {"team_id": team_id, "id": override_id, "end": ended.end},
+                )
+            return ended
 
-        await self._write(work, team=team)
+        return await self._write(work, team=team)
+
+
+def _override_to_add(
+    state: TeamState | None, team: str, override: Override, now: datetime | None
+) -> Override:
+    """What an add stores of ``override``: with ``now``, as :func:`override_creation`
+    makes it; without, as it is, once the team and its schedule are found."""
+    check_new_override(override)
+    if now is not None:
+        return override_creation(state, team, override, now)
+    if state is None:
+        raise team_not_found(team)
+    if override.schedule is not None and not state.history(override.schedule):
+        raise schedule_not_found(team, override.schedule)
+    return override
 
 
 async def _one(connection: Connection, query: str, **params: Any) -> Any:
@@ -347,6 +431,12 @@ async def _load_team(connection: Connection, team: str) -> TeamState | None:
     cursor = await connection.execute(QUERIES["load_team"], {"team": team})
     row = await cursor.fetchone()
     return from_json(row["state"], TeamState) if row is not None else None
+
+
+async def _load_teams(connection: Connection, teams: list[str]) -> dict[str, TeamState]:
+    cursor = await connection.execute(QUERIES["load_teams"], {"teams": teams})
+    states = (from_json(row["state"], TeamState) for row in await cursor.fetchall())
+    return {state.team: state for state in states}
 
 
 async def _locked_team_state(connection: Connection, team: str) -> TeamState:

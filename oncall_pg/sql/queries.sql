@@ -89,19 +89,26 @@ INSERT INTO rotation_changes (schedule_id, sequence, effective_at, position)
 SELECT %(schedule_id)s, coalesce(max(sequence), 0) + 1, %(effective)s, %(position)s
 FROM rotation_changes WHERE schedule_id = %(schedule_id)s;
 
--- find_team --
--- A team's id by name
-SELECT id FROM teams WHERE name = %(team)s;
-
--- find_schedule --
--- A schedule's id by team id and name
-SELECT id FROM schedules WHERE team_id = %(team_id)s AND name = %(name)s;
+-- lock_team --
+-- A team's id by name, its row locked until the end of the transaction against the other
+-- writers of its overrides and the creates of its schedules (which upsert the row).  NO KEY
+-- UPDATE: inserts that merely reference the team (a version, a schedule) are not blocked
+SELECT id FROM teams WHERE name = %(team)s FOR NO KEY UPDATE;
 
 -- insert_override --
--- Store an override; its id
+-- Store an override (the caller holds the team's row lock and checked that the team has
+-- the schedule, if one is named: its identity row is never deleted); its id
 INSERT INTO overrides (team_id, schedule_id, user_id, starts_at, ends_at, reason)
-VALUES (%(team_id)s, %(schedule_id)s, %(user_id)s, %(start)s, %(end)s, %(reason)s)
+VALUES (
+    %(team_id)s,
+    (SELECT id FROM schedules WHERE team_id = %(team_id)s AND name = %(schedule)s::text),
+    %(user_id)s, %(start)s, %(end)s, %(reason)s
+)
 RETURNING id;
+
+-- end_override --
+-- End an override under way (the caller holds the team's row lock)
+UPDATE overrides SET ends_at = %(end)s WHERE team_id = %(team_id)s AND id = %(id)s;
 
 -- delete_override --
 -- Delete one override of a team
@@ -109,13 +116,57 @@ DELETE FROM overrides o USING teams t
 WHERE t.id = o.team_id AND t.name = %(team)s AND o.id = %(id)s
 RETURNING o.id;
 
+-- list_overrides --
+-- A team's overrides that overlap [%(start)s, %(end)s) (NULL: unbounded on that side), in
+-- creation order, each as one JSON object in the shape of oncall_core.to_json(Override) (as
+-- in load_teams).  The bounds are plain comparisons on indexed columns, so that a generic plan
+-- can use overrides_team_ends_idx too
+SELECT json_build_object(
+    'member', u.username,
+    'start', to_char(o.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'end', to_char(o.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'schedule', s.name,
+    'reason', o.reason,
+    'id', o.id
+) AS override
+FROM teams t
+JOIN overrides o ON o.team_id = t.id
+JOIN users u ON u.id = o.user_id
+LEFT JOIN schedules s ON s.id = o.schedule_id
+WHERE t.name = %(team)s
+    AND o.ends_at > coalesce(%(start)s::timestamptz, '-infinity')
+    AND o.starts_at < coalesce(%(end)s::timestamptz, 'infinity')
+ORDER BY o.id;
+
+-- teams_of_member --
+-- The names of the teams, in code point order, any of whose schedule versions or overrides
+-- name the user %(member)s.  From the user's side (users_username_key, then
+-- schedule_version_members_user_idx and overrides_user_idx), and each team's name by its
+-- primary key: a scalar subquery, so that no plan hash-joins against a scan of every team
+SELECT (SELECT t.name FROM teams t WHERE t.id = found.team_id) COLLATE "C" AS team
+FROM (
+    SELECT s.team_id
+    FROM users u
+    JOIN schedule_version_members m ON m.user_id = u.id
+    JOIN schedule_versions v ON v.id = m.version_id
+    JOIN schedules s ON s.id = v.schedule_id
+    WHERE u.username = %(member)s
+    UNION
+    SELECT o.team_id
+    FROM users u JOIN overrides o ON o.user_id = u.id
+    WHERE u.username = %(member)s
+) AS found
+ORDER BY team;
+
 -- load_team --
 -- One team as one JSON document (one round trip) in the shape of oncall_core.to_json(TeamState),
 -- so the store reads it with from_json: days by English name, local times as "HH:MM:SS[.ffffff]",
 -- instants in UTC with a Z and microseconds whatever the session's TimeZone, a rotation's
 -- kind, every and start (null for a manual rotation), each version's effective (null: from
 -- the beginning of time) and the deletions.  Versions and deletions are listed in the order
--- they were written (version id), as TeamState keeps them.
+-- they were written (version id), as TeamState keeps them.  load_teams is this statement with
+-- t.name = ANY(%(teams)s::text[]), derived in _queries.py (one home for the document; a
+-- statement of its own keeps load_team's prepared statement on a generic plan).
 SELECT json_build_object(
     'team', t.name,
     'schedules', coalesce((

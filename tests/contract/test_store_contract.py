@@ -783,3 +783,261 @@ def test_both_stores_take_and_refuse_the_same_version_writes(
         run_in_thread(scenario())
 
     same()
+
+
+def shift_at(member: str, hours: float, length: float = 2, schedule: str | None = None) -> Override:
+    """An override of ``member`` from ``hours`` after NOW, ``length`` hours long."""
+    start = NOW + timedelta(hours=hours)
+    return Override(
+        member=member, start=start, end=start + timedelta(hours=length), schedule=schedule
+    )
+
+
+class TestAddOverrides:
+    async def test_a_swap_is_stored_whole_with_ids_in_order(self, store: Store) -> None:
+        await store.create_schedule(weekly())
+        before = await store.add_override("ops", shift_at("Sub", 1), now=NOW)
+        swap = [shift_at("Bob", 24, schedule="primary"), shift_at("Ann", 48, schedule="primary")]
+        stored = await store.add_overrides("ops", swap, now=NOW)
+        assert [attrs.evolve(o, id=None) for o in stored] == swap
+        ids = [o.id or 0 for o in (before, *stored)]
+        assert 0 < ids[0] < ids[1] < ids[2]
+        assert await store.list_overrides("ops") == (before, *stored)
+        assert await store.add_overrides("ops", [], now=NOW) == ()
+
+    @pytest.mark.parametrize(
+        ("second", "error"),
+        [
+            (shift_at("Bob", 48, schedule="other"), NotFound),
+            (shift_at("Bob", -1), PastIsReadOnly),
+            (attrs.evolve(shift_at("Bob", 48), id=7), ValidationError),
+        ],
+    )
+    async def test_a_bad_second_override_stores_neither(
+        self, store: Store, second: Override, error: type[Exception]
+    ) -> None:
+        await store.create_schedule(weekly())
+        first = shift_at("Ann", 24, schedule="primary")
+        with pytest.raises(error):
+            await unchanged(
+                store, "ops", lambda: store.add_overrides("ops", [first, second], now=NOW)
+            )
+        assert await store.list_overrides("ops") == ()
+
+    async def test_an_override_starts_now_or_later(self, store: Store) -> None:
+        await store.create_schedule(weekly())
+        with pytest.raises(PastIsReadOnly) as caught:
+            await unchanged(
+                store,
+                "ops",
+                lambda: store.add_override("ops", shift_at("Sub", -2 / 60), now=NOW),
+            )
+        assert caught.value.field == "start"
+        drifted = await store.add_override("ops", shift_at("Sub", -59 / 3600), now=NOW)
+        assert drifted.start == NOW
+        assert drifted.end == NOW + timedelta(hours=2, seconds=-59)
+        # Without now, the past is the caller's business (imports, tests).
+        past = await store.add_override("ops", shift_at("Old", -48))
+        assert past.start == NOW - timedelta(hours=48)
+        assert await store.list_overrides("ops") == (drifted, past)
+
+    async def test_an_override_that_would_end_by_now_is_refused(self, store: Store) -> None:
+        await store.create_schedule(weekly())
+        short = Override(member="Sub", start=NOW - timedelta(seconds=30), end=NOW)
+        with pytest.raises(ValidationError) as caught:
+            await unchanged(store, "ops", lambda: store.add_override("ops", short, now=NOW))
+        assert caught.value.field == "end"
+
+    async def test_unknown_teams_and_schedules_with_now(self, store: Store) -> None:
+        with pytest.raises(NotFound):
+            await store.add_overrides("nobody", [shift_at("Sub", 1)], now=NOW)
+        with pytest.raises(NotFound):
+            await store.add_override("nobody", shift_at("Sub", 1))
+        assert await store.load_team("nobody") is None
+        await store.create_schedule(weekly())
+        with pytest.raises(NotFound):
+            await unchanged(
+                store,
+                "ops",
+                lambda: store.add_override("ops", shift_at("S", 1, schedule="other"), now=NOW),
+            )
+
+    async def test_a_deleted_schedule_may_still_be_named(self, store: Store) -> None:
+        # The core's rule: a schedule the team ever had (its history is kept).
+        await store.create_schedule(weekly())
+        await store.delete_schedule("ops", "primary", now=NOW)
+        stored = await store.add_override("ops", shift_at("S", 1, schedule="primary"), now=NOW)
+        assert await store.list_overrides("ops") == (stored,)
+
+
+class TestOverridesByRange:
+    async def test_overlap_of_half_open_ranges_in_creation_order(self, store: Store) -> None:
+        await store.create_schedule(weekly())
+        await store.create_schedule(weekly(team="web"))
+        wide = await store.add_override("ops", shift_at("Wide", 8, 12, schedule="primary"))
+        early = await store.add_override("ops", shift_at("Early", 10))  # [10, 12)
+        late = await store.add_override("ops", shift_at("Late", 12))  # [12, 14)
+        await store.add_override("web", shift_at("Other", 12))
+
+        async def between(start: float | None, end: float | None) -> tuple[Override, ...]:
+            return await store.list_overrides(
+                "ops",
+                start=None if start is None else NOW + timedelta(hours=start),
+                end=None if end is None else NOW + timedelta(hours=end),
+            )
+
+        assert await between(None, None) == (wide, early, late)
+        assert await store.list_overrides("ops") == (wide, early, late)
+        # One ending exactly at start, or starting exactly at end, does not overlap.
+        assert await between(12, 14) == (wide, late)
+        assert await between(None, 12) == (wide, early)
+        assert await between(14, None) == (wide,)
+        assert await between(11.5, 12.5) == (wide, early, late)
+        assert await between(20, 30) == ()
+        assert await between(0, 8) == ()
+        assert await store.list_overrides("nobody", start=NOW, end=NOW + WEEK) == ()
+
+
+class TestDeleteOverrideWithNow:
+    async def test_future_goes_ongoing_ends_now_past_conflicts(self, store: Store) -> None:
+        await store.create_schedule(weekly())
+        future = await store.add_override("ops", shift_at("Future", 1))
+        ongoing = await store.add_override("ops", shift_at("Ongoing", -1))
+        ended = await store.add_override("ops", shift_at("Ended", -3))
+        assert future.id and ongoing.id and ended.id
+        assert await store.delete_override("ops", future.id, now=NOW) is None
+        cut = await store.delete_override("ops", ongoing.id, now=NOW)
+        assert cut == attrs.evolve(ongoing, end=NOW)
+        assert await store.list_overrides("ops") == (cut, ended)
+        with pytest.raises(Conflict):
+            await unchanged(store, "ops", lambda: store.delete_override("ops", ended.id, now=NOW))
+        # The one that ended now has ended too: it cannot be cut again.
+        with pytest.raises(Conflict):
+            await unchanged(store, "ops", lambda: store.delete_override("ops", ongoing.id, now=NOW))
+        with pytest.raises(NotFound):
+            await unchanged(store, "ops", lambda: store.delete_override("ops", future.id, now=NOW))
+        with pytest.raises(NotFound):
+            await store.delete_override("web", ended.id, now=NOW)
+        # Without now, any override goes.
+        assert await store.delete_override("ops", ended.id) is None
+        assert await store.list_overrides("ops") == (cut,)
+
+
+class TestTeamsOfMember:
+    async def test_through_any_version_and_through_overrides_sorted(self, store: Store) -> None:
+        await store.create_schedule(weekly(team="web"))  # Ann now
+        await store.create_schedule(weekly(team="Ops"))  # Ann in the first version only
+        await store.edit_schedule(weekly(team="Ops", members=["Zed"]), now=NOW)
+        await store.create_schedule(weekly(team="db", members=["Zed"]))
+        await store.create_schedule(nights(team="ünicode"))
+        cover_ann = await store.add_override("db", shift_at("Ann", 1))  # Ann by override
+        assert await store.teams_of_member("Ann") == ("Ops", "db", "web")
+        assert await store.teams_of_member("Zed") == ("Ops", "db")
+        assert await store.teams_of_member("Dee") == ("ünicode",)
+        assert await store.teams_of_member("Nobody") == ()
+        assert cover_ann.id is not None
+        await store.delete_override("db", cover_ann.id)
+        assert await store.teams_of_member("Ann") == ("Ops", "web")
+        # A deleted schedule is still history: its members stay.
+        await store.delete_schedule("web", "primary", now=NOW)
+        assert await store.teams_of_member("Ann") == ("Ops", "web")
+
+
+class TestLoadTeams:
+    async def test_several_teams_at_once_unknown_left_out(self, store: Store) -> None:
+        await store.create_schedule(weekly())
+        await store.create_schedule(nights(team="web"))
+        await store.add_override("web", shift_at("Sub", 1))
+        ops, web = await store.load_team("ops"), await store.load_team("web")
+        assert await store.load_teams(["web", "nobody", "ops"]) == {"ops": ops, "web": web}
+        assert await store.load_teams(["ops", "ops"]) == {"ops": ops}
+        assert await store.load_teams([]) == {}
+        assert await store.load_teams(["nobody"]) == {}
+
+
+OverrideWrite = tuple[str, int, list[tuple[str, int, int, str | None]]]  # what, now, overrides
+
+
+@st.composite
+def override_writes(draw: st.DrawFn) -> list[OverrideWrite]:
+    """Adds (of one or two overrides) and deletes at drawn instants, many refused (the
+    past, an unknown schedule, an ended override...)."""
+    shift = st.tuples(
+        st.sampled_from(["Ann", "Bob"]),
+        st.integers(min_value=-3, max_value=30),  # start, hours after NOW
+        st.integers(min_value=1, max_value=8),  # length in hours
+        st.sampled_from([None, "primary", "other"]),
+    )
+    return draw(
+        st.lists(
+            st.one_of(
+                st.tuples(
+                    st.just("add"),
+                    st.integers(min_value=0, max_value=24),
+                    st.lists(shift, min_size=1, max_size=2),
+                ),
+                st.tuples(
+                    st.just("delete"),
+                    st.integers(min_value=0, max_value=24),
+                    st.lists(shift, min_size=1, max_size=1),  # which: its start
+                ),
+            ),
+            min_size=1,
+            max_size=8,
+        )
+    )
+
+
+async def apply_override_writes(
+    store: Store, team: str, writes: list[OverrideWrite]
+) -> list[object]:
+    """Each write's outcome (ids left out: each store numbers its own), or the class of
+    what it raised; the last entry is the team's overrides at the end."""
+    await store.create_schedule(weekly(team=team))
+    outcomes: list[object] = []
+    for what, hours, shifts in writes:
+        now = NOW + timedelta(hours=hours)
+        try:
+            if what == "add":
+                added = [
+                    Override(
+                        member=member,
+                        start=NOW + timedelta(hours=start),
+                        end=NOW + timedelta(hours=start + length),
+                        schedule=schedule,
+                    )
+                    for member, start, length, schedule in shifts
+                ]
+                stored = await store.add_overrides(team, added, now=now)
+                outcomes.append(tuple(attrs.evolve(o, id=None) for o in stored))
+            else:
+                existing = await store.list_overrides(team)
+                which = existing[shifts[0][1] % len(existing)].id if existing else 424242
+                ended = await store.delete_override(team, which or 0, now=now)
+                outcomes.append(ended and attrs.evolve(ended, id=None))
+        except OncallError as error:
+            outcomes.append(type(error))
+    outcomes.append(tuple(attrs.evolve(o, id=None) for o in await store.list_overrides(team)))
+    return outcomes
+
+
+def test_both_stores_take_and_refuse_the_same_override_writes(
+    request: pytest.FixtureRequest,
+) -> None:
+    request.getfixturevalue("database_url")
+
+    @given(override_writes())
+    def same(writes: list[OverrideWrite]) -> None:
+        team = f"team-{uuid.uuid4().hex[:8]}"  # each example a new team in a shared database
+
+        async def scenario() -> None:
+            postgres = await open_store("postgres", request)
+            try:
+                expected = await apply_override_writes(MemoryStore(), team, writes)
+                assert await apply_override_writes(postgres, team, writes) == expected
+            finally:
+                await postgres.close()
+
+        run_in_thread(scenario())
+
+    same()

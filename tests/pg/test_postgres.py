@@ -248,6 +248,48 @@ async def test_loading_a_team_is_one_statement(database_url: str) -> None:
     await pool.close()
 
 
+async def test_loading_a_team_settles_on_a_generic_plan(database_url: str) -> None:
+    # psycopg prepares a statement on its sixth use; the server then plans it once
+    # for all (a generic plan) if that plan is no costlier than the custom ones.
+    # A load planned afresh each time costs about 0.4 ms more.
+    setup = await PostgresStore.open(database_url, min_size=1, max_size=1)
+    for index in range(50):
+        await setup.create_schedule(schedule(team=f"team{index}"))
+    async with setup.pool.connection() as connection:
+        await connection.execute("ANALYZE")
+    for index in range(20):
+        await setup.load_team(f"team{index}")
+    async with setup.pool.connection() as connection:
+        cursor = await connection.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE %s",
+            ("%json_build_object%",),
+        )
+        plans = await cursor.fetchone()
+    await setup.close()
+    assert plans is not None and plans["generic_plans"] > 0, plans
+
+
+async def test_loading_several_teams_is_one_statement(database_url: str) -> None:
+    setup = await PostgresStore.open(database_url, min_size=1, max_size=1)
+    for team in ["ops", "web", "db"]:
+        await setup.create_schedule(schedule(team=team))
+    expected = {team: await setup.load_team(team) for team in ["ops", "db"]}
+    await setup.close()
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        database_url,
+        min_size=1,
+        max_size=1,
+        kwargs={"autocommit": True, "row_factory": dict_row, "cursor_factory": CountingCursor},
+        open=False,
+    )
+    async with pool:
+        store = PostgresStore(pool)
+        CountingCursor.executed.clear()
+        assert await store.load_teams(["ops", "nobody", "db"]) == expected
+        assert len(CountingCursor.executed) == 1
+
+
 @pytest.mark.parametrize(
     "session_options",
     [

@@ -54,7 +54,18 @@ end.  It prints two tables.  What it measures:
    edit rate of that seeding is printed too.  ``--large N`` runs every part
    with N teams instead of 10,000 (for a quick look).
 
-No ``ANALYZE`` is run before that: statistics taken while the tables are tiny
+4. The views, at 10,000 teams (after the loads of 1; a team of 1095 overrides,
+   three a day over 2025, is added first with ``add_overrides``, 100 a call,
+   then ``ANALYZE``): 2000 calls each after 200 warm-up calls, each timed
+   alone, of ``teams_of_member`` on members drawn from the rosters,
+   ``list_overrides`` of a week of 2025 on a random team and on the busy team,
+   and ``load_teams`` of 10 teams against 10 ``load_team`` calls.  Answers of
+   ``teams_of_member`` for 50 members and of one week of the busy team are
+   checked against what was stored.  ``EXPLAIN (ANALYZE, BUFFERS)`` of
+   ``teams_of_member`` and of the busy team's week, generic and custom plans,
+   shows which indexes they read.
+
+No ``ANALYZE`` is run during the first creates of 2: statistics taken while the tables are tiny
 make a long-lived connection plan its foreign-key checks as sequential scans
 and keep those plans until the next ``ANALYZE``, so every create gets slower as
 the tables grow (see "History" in docs/performance.md).  The script prints how

@@ -313,18 +313,17 @@ class MemoryStore:
     ) -> tuple[Override, ...]:
         """See :meth:`Store.add_overrides`."""
         record = self._teams.get(team)
-        state = record.state if record is not None else None
+        if record is None:
+            raise team_not_found(team)
+        state = record.state
         stored = []
         for offset, override in enumerate(overrides, start=1):
             check_new_override(override)
             if now is not None:
                 override = override_creation(state, team, override, now)
-            elif state is None:
-                raise team_not_found(team)
             elif override.schedule is not None:
                 self._named(team, override.schedule)
             stored.append(attrs.evolve(override, id=self._last_override_id + offset))
-        assert state is not None  # override_creation or the check above found the team
         self._keep(attrs.evolve(state, overrides=(*state.overrides, *stored)))
         self._last_override_id += len(stored)
         return tuple(stored)

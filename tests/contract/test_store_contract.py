@@ -853,6 +853,9 @@ class TestAddOverrides:
             await store.add_overrides("nobody", [shift_at("Sub", 1)], now=NOW)
         with pytest.raises(NotFound):
             await store.add_override("nobody", shift_at("Sub", 1))
+        for now in (None, NOW):  # nothing to add is still an unknown team
+            with pytest.raises(NotFound):
+                await store.add_overrides("nobody", [], now=now)
         assert await store.load_team("nobody") is None
         await store.create_schedule(weekly())
         with pytest.raises(NotFound):

@@ -40,6 +40,7 @@ def test_requests_are_counted_by_route_template_and_status(client: TestClient) -
     for team in ("ops-team", "team-a", "team-b"):
         client.get(f"/teams/{team}/schedules")
     assert client.get("/no/such/route").status_code == 404
+    assert client.delete("/schedule").status_code == 405
     after = scrape(client)
 
     def added(name: str, **labels: str) -> float:
@@ -53,6 +54,9 @@ def test_requests_are_counted_by_route_template_and_status(client: TestClient) -
     assert added("oncall_http_request_duration_seconds_count", **templated) == 3
     unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
     assert added("oncall_http_requests_total", **unmatched) == 1
+    # A wrong method is its route's: the path matched.
+    wrong = {"method": "DELETE", "route": "/schedule", "status": "405"}
+    assert added("oncall_http_requests_total", **wrong) == 1
     # No team name, nor the unknown path, became a label value.
     labels = {value for _, pairs in after for _, value in pairs}
     assert not labels & {"ops-team", "team-a", "team-b", "/no/such/route"}

@@ -17,6 +17,13 @@ our app (``create_app``) on the memory store at both levels, and with
 our app on a throwaway embedded PostgreSQL without and with the team-state
 cache; and ``PostgresStore.load_team`` alone.
 
+Then what the metrics cost (``server.metrics``, on by default): our app on the
+memory store at level warning with metrics off and on, side by side, rounds
+interleaved (off, on, on, off, off, on...) so that a drift of the machine, and
+the edge the first of a pair has, fall on both alike,
+best of 9 rounds each, and their ratio.  ``--metrics`` runs only that
+comparison (no PostgreSQL, a few seconds).
+
 White-box on purpose: it wraps the hello-world app in
 ``oncall_server._logging.RequestLog`` and sets up logging with that module's
 ``configure_logging`` (as the server's CLI does), and replaces ``oncall_at`` in
@@ -32,6 +39,7 @@ import asyncio
 import logging
 import math
 import os
+import sys
 import tempfile
 import time as clock
 from collections.abc import Awaitable, Callable
@@ -52,7 +60,7 @@ from starlette.types import ASGIApp, Message
 import oncall_server._routes
 from oncall_core import OnCall, oncall_at, parse_instant, parse_schedule_request
 from oncall_pg import EmbeddedPostgres
-from oncall_server import Config, DatabaseConfig, create_app
+from oncall_server import Config, DatabaseConfig, ServerConfig, create_app
 from oncall_server._logging import RequestLog, configure_logging
 
 BREAKDOWN_REQUESTS = 4000  # per measurement (a quarter when each goes to PostgreSQL)
@@ -72,11 +80,13 @@ def asgi_scope(path: str) -> dict[str, Any]:
 SCOPES = [asgi_scope(path) for path in PATHS]
 
 
-async def cpu_us(call: Callable[[int], Awaitable[object]], count: int) -> float:
+async def cpu_us(
+    call: Callable[[int], Awaitable[object]], count: int, rounds: int = BREAKDOWN_ROUNDS
+) -> float:
     """CPU time of this process per ``await call(n)`` for n below ``count``, in
-    microseconds, best of ``BREAKDOWN_ROUNDS``."""
+    microseconds, best of ``rounds``."""
     best = math.inf
-    for _ in range(BREAKDOWN_ROUNDS):
+    for _ in range(rounds):
         started = clock.process_time()
         for n in range(count):
             await call(n)
@@ -84,7 +94,9 @@ async def cpu_us(call: Callable[[int], Awaitable[object]], count: int) -> float:
     return best
 
 
-async def asgi_us(app: ASGIApp, state: dict[str, Any], count: int) -> float:
+async def asgi_us(
+    app: ASGIApp, state: dict[str, Any], count: int, rounds: int = BREAKDOWN_ROUNDS
+) -> float:
     """:func:`cpu_us` of requests to ``app`` cycling through PATHS; every answer a 200."""
 
     async def receive() -> Message:
@@ -98,7 +110,7 @@ async def asgi_us(app: ASGIApp, state: dict[str, Any], count: int) -> float:
         # uvicorn gives each request a shallow copy of the lifespan's state
         await app(SCOPES[n % len(SCOPES)] | {"state": dict(state)}, receive, send)
 
-    return await cpu_us(call, count)
+    return await cpu_us(call, count, rounds)
 
 
 def log_to_devnull(level: str) -> None:
@@ -154,7 +166,45 @@ async def breakdown(url: str) -> list[list[str]]:
     return rows
 
 
+METRICS_ROUNDS = 9
+
+
+async def metrics_cost() -> list[list[str]]:
+    """CPU per ``GET /schedule`` of our app (memory store, level warning) with metrics
+    off and on, rounds interleaved, best of :data:`METRICS_ROUNDS` each; and the ratio."""
+    log_to_devnull("warning")
+    apps = {
+        on: create_app(Config(server=ServerConfig(metrics=on), use_database=False))
+        for on in (False, True)
+    }
+    best = {False: math.inf, True: math.inf}
+    async with (
+        apps[False].router.lifespan_context(apps[False]) as off_state,
+        apps[True].router.lifespan_context(apps[True]) as on_state,
+    ):
+        states = {False: off_state, True: on_state}
+        for state in states.values():
+            for body in SCHEDULES:
+                await state["store"].create_schedule(parse_schedule_request(body))
+        for round_ in range(METRICS_ROUNDS):
+            # Each goes first in every other round: the first of a pair runs faster.
+            for on in (False, True) if round_ % 2 else (True, False):
+                cost = await asgi_us(apps[on], states[on], BREAKDOWN_REQUESTS, rounds=1)
+                best[on] = min(best[on], cost)
+    return [
+        ["our app, memory store, level warning, metrics off", f"{best[False]:.1f}"],
+        ["  the same, metrics on", f"{best[True]:.1f}"],
+        ["  on / off", f"{best[True] / best[False]:.3f}"],
+    ]
+
+
 def main() -> None:
+    if "--metrics" in sys.argv[1:]:
+        print_machine("oncall_server: the cost of metrics")
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            rows = runner.run(metrics_cost())
+        print_table(["ASGI app, called directly", "us/request"], rows)
+        return
     print_machine("oncall_server in-process breakdown")
     print(
         f"CPU of this process per request, best of {BREAKDOWN_ROUNDS} x {BREAKDOWN_REQUESTS} "
@@ -167,6 +217,7 @@ def main() -> None:
         try:
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # as uvicorn's
                 rows = runner.run(breakdown(url))
+                rows += runner.run(metrics_cost())
         finally:
             postgres.stop()
     print_table(["ASGI app, called directly", "us/request"], rows)

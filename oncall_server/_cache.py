@@ -105,6 +105,10 @@ class CachedStore:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._bytes = 0  # the sum of the entries' sizes
         self._loading: dict[str, asyncio.Task[TeamState | None]] = {}
+        self.hits = 0
+        """How many team states were answered from the cache (for the metrics)."""
+        self.misses = 0
+        """How many team states asked for were not fresh in the cache."""
 
     @property
     def entries(self) -> int:
@@ -121,7 +125,9 @@ class CachedStore:
         now = self._clock()
         entry = self._entries.get(team)
         if entry is not None and now < entry.expires:
+            self.hits += 1
             return entry.state
+        self.misses += 1
         loading = self._loading.get(team)
         if loading is None:
             loading = asyncio.ensure_future(self._load(team, now))
@@ -245,9 +251,11 @@ class CachedStore:
         for team in teams:
             entry = self._entries.get(team)
             if entry is not None and now < entry.expires:
+                self.hits += 1
                 if entry.state is not None:
                     found[team] = entry.state
             else:
+                self.misses += 1
                 missing.append(team)
         if missing:
             found.update(await self._store.load_teams(missing))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
@@ -94,6 +95,18 @@ def _blank_is_none(value: str | None) -> str | None:
     return value or None
 
 
+def _split_origins(text: str) -> tuple[str, ...]:
+    return tuple(origin.strip() for origin in text.split(",") if origin.strip())
+
+
+# scheme://host[:port], nothing after: what a browser sends in an Origin header.
+_ORIGIN = re.compile(r"https?://[^/\s?#]+")
+
+
+def _is_origin(origin: str) -> bool:
+    return origin == "*" or _ORIGIN.fullmatch(origin) is not None
+
+
 DEFAULT_BODY_TIMEOUT = 10.0  # seconds; also create_app's when given no configuration
 
 _PORT = _rule(lambda port: 1 <= port <= 65535, "must be between 1 and 65535, got {value}")
@@ -106,6 +119,13 @@ class ServerConfig:
     ``body_timeout`` is how many seconds a request's body may take to arrive (408
     after), and ``max_connections`` how many connections are served at once (503
     beyond); see ``oncall_server._limits``.
+
+    ``metrics`` serves ``GET /metrics`` (and ``metrics_requires_key`` asks an API key
+    with the ``metrics`` scope for it); ``rate_limit`` is the requests per second one
+    client (API key, else address) may make, ``rate_limit_burst`` how many at once, and
+    ``rate_limit_clients`` how many clients' buckets are kept (0 rate: no limit);
+    ``cors_origins`` the origins, separated by commas, whose pages may read the API
+    (empty: none).  See docs/server.md, "Metrics, rate limits and CORS".
     """
 
     address: str = "0.0.0.0"
@@ -121,6 +141,40 @@ class ServerConfig:
         default=1000,
         validator=_rule(lambda count: count >= 1, "must be at least 1, got {value}"),
     )
+
+    # --- Metrics, rate limits and CORS (oncall_server._metrics, _ratelimit, _cors) ---
+    metrics: bool = True
+    metrics_requires_key: bool = False
+    rate_limit: float = attrs.field(
+        default=0.0,
+        validator=_rule(
+            lambda rate: math.isfinite(rate) and rate >= 0,
+            "must be a number of requests per second, 0 (off) or more, got {value}",
+        ),
+    )
+    rate_limit_burst: int = attrs.field(
+        default=20,
+        validator=_rule(lambda count: count >= 1, "must be at least 1, got {value}"),
+    )
+    rate_limit_clients: int = attrs.field(
+        default=10_000,
+        validator=_rule(lambda count: count >= 1, "must be at least 1, got {value}"),
+    )
+    cors_origins: str = attrs.field(
+        default="",
+        validator=_rule(
+            lambda text: all(map(_is_origin, _split_origins(text))),
+            "must be origins such as https://app.example.com, separated by commas, "
+            "or *; got {value!r}",
+        ),
+    )
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """The origins of ``cors_origins``, in order; empty: CORS is off."""
+        return _split_origins(self.cors_origins)
+
+    # --- end of metrics, rate limits and CORS ---
 
 
 @attrs.frozen(kw_only=True)

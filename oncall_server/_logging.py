@@ -26,6 +26,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,10 +111,17 @@ def configure_logging(level: str, format: str = "json") -> None:
 
 
 class RequestLog:
-    """ASGI middleware: request ids and one access-log line per request."""
+    """ASGI middleware: request ids and one access-log line per request.
 
-    def __init__(self, app: ASGIApp) -> None:
+    ``observe``, if given, is told of each request too, with the status and seconds
+    the access log records (the metrics' hook: one timing, one layer, for both).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, observe: Callable[[Scope, int, float], None] | None = None
+    ) -> None:
         self.app = app
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -146,6 +154,9 @@ class RequestLog:
                 raise
             await internal_error()(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            if self.observe is not None:
+                self.observe(scope, status or CLIENT_CLOSED_REQUEST, seconds)
             access_log.info(
                 "request",
                 extra={
@@ -153,7 +164,7 @@ class RequestLog:
                         "method": scope["method"],
                         "path": scope["path"],
                         "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                        "duration_ms": round(seconds * 1000, 3),
                         "request_id": request_id,
                     }
                 },

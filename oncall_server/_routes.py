@@ -34,6 +34,7 @@ from oncall_core import (
 from . import _calendar, _overrides, _schedules, _views
 from ._body import json_body
 from ._errors import error_response
+from ._metrics import metrics_endpoint
 from ._openapi import openapi_document
 from ._requests import now, query, store_of
 from ._schedules import location
@@ -167,4 +168,6 @@ ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
+    # Prometheus text, not JSON: outside the OpenAPI document (see docs/server.md).
+    Route("/metrics", metrics_endpoint, methods=["GET"]),
 ]

@@ -206,17 +206,22 @@ async def _keep_running(
 
 @asynccontextmanager
 async def open_store(
-    config: Config, *, on_lost: Callable[[str], None] | None = None
+    config: Config,
+    *,
+    on_lost: Callable[[str], None] | None = None,
+    wrap: Callable[[Store], Store] | None = None,
 ) -> AsyncIterator[Store]:
     """The store the configuration asks for, open for the duration of the block.
 
     Raises :class:`StartupError` (one line: the cause and the key to change) if it
     cannot be opened.  ``on_lost`` is called, once, with the reason, if the embedded
-    PostgreSQL dies and cannot be started again.
+    PostgreSQL dies and cannot be started again.  ``wrap`` (the metrics' instrument)
+    wraps the store under the cache, if any.
     """
     if storage_mode(config) is StorageMode.MEMORY:
         log.debug("storage", extra={"fields": where(config)})
-        yield MemoryStore()
+        memory: Store = MemoryStore()
+        yield wrap(memory) if wrap is not None else memory
         return
     async with database_url(config, on_lost=on_lost) as url:
         try:
@@ -235,6 +240,8 @@ async def open_store(
             )
         except (OncallError, psycopg.Error, OSError) as error:
             raise StartupError(explain(error, config)) from error
+        if wrap is not None:
+            store = wrap(store)
         if config.database.cache_ttl:
             store = CachedStore(
                 store,

@@ -76,7 +76,19 @@ def load_error(path: Path | None = None, environ: dict[str, str] | None = None) 
 
 # Every key with its default, as describe() shows it (the password masked).
 DEFAULTS: dict[str, Any] = {
-    "server": {"address": "0.0.0.0", "port": 1373, "body_timeout": 10.0, "max_connections": 1000},
+    "server": {
+        "address": "0.0.0.0",
+        "port": 1373,
+        "body_timeout": 10.0,
+        "max_connections": 1000,
+        # Metrics, rate limits and CORS
+        "metrics": True,
+        "metrics_requires_key": False,
+        "rate_limit": 0.0,
+        "rate_limit_burst": 20,
+        "rate_limit_clients": 10000,
+        "cors_origins": "",
+    },
     "database": {
         "url": None,
         "host": None,
@@ -143,6 +155,19 @@ KINDS = [
      2.0, 0.5),
     ("server: {max_connections: 20}", "ONCALL_SERVER__MAX_CONNECTIONS", "30",
      "server.max_connections", 20, 30),
+    # Metrics, rate limits and CORS
+    ("server: {metrics: false}", "ONCALL_SERVER__METRICS", "yes", "server.metrics", False, True),
+    ("server: {metrics_requires_key: true}", "ONCALL_SERVER__METRICS_REQUIRES_KEY", "0",
+     "server.metrics_requires_key", True, False),
+    ("server: {rate_limit: 5}", "ONCALL_SERVER__RATE_LIMIT", "0.5", "server.rate_limit", 5.0,
+     0.5),
+    ("server: {rate_limit_burst: 7}", "ONCALL_SERVER__RATE_LIMIT_BURST", "9",
+     "server.rate_limit_burst", 7, 9),
+    ("server: {rate_limit_clients: 7}", "ONCALL_SERVER__RATE_LIMIT_CLIENTS", "9",
+     "server.rate_limit_clients", 7, 9),
+    ("server: {cors_origins: 'https://a.example'}", "ONCALL_SERVER__CORS_ORIGINS",
+     "https://b.example, http://c.example:8080", "server.cors_origins", "https://a.example",
+     "https://b.example, http://c.example:8080"),
     ("database: {host: db1}", "ONCALL_DATABASE__HOST", "db2", "database.host", "db1", "db2"),
     ("database: {port: 6432}", "ONCALL_DATABASE__PORT", "7432", "database.port", 6432, 7432),
     ("database: {user: a}", "ONCALL_DATABASE__USER", "b", "database.user", "a", "b"),
@@ -382,6 +407,15 @@ FILE_ERRORS = [
      "server.address: expected a string, got 10 (in config.yaml)"),
     ("server: 8080\n", "server",
      "server: expected a mapping, got a value of type int (in config.yaml)"),
+    # Metrics, rate limits and CORS
+    ("server: {rate_limit: -1}\n", "server.rate_limit",
+     "server.rate_limit: must be a number of requests per second, 0 (off) or more, got -1.0"
+     " (in config.yaml)"),
+    ("server: {rate_limit_burst: 0}\n", "server.rate_limit_burst",
+     "server.rate_limit_burst: must be at least 1, got 0 (in config.yaml)"),
+    ("server: {cors_origins: 'https://a.example/path'}\n", "server.cors_origins",
+     "server.cors_origins: must be origins such as https://app.example.com, separated by"
+     " commas, or *; got 'https://a.example/path' (in config.yaml)"),
     ("database: {port: 0}\n", "database.port",
      "database.port: must be between 1 and 65535, got 0 (in config.yaml)"),
     ("database: {ssl_mode: sometimes}\n", "database.ssl_mode",

@@ -132,6 +132,7 @@ def test_healthz_fails_once_the_store_is_lost_for_good(
     config = load_config(None, {"ONCALL_DATABASE__DATA_DIR": str(data_dir)})
     with TestClient(create_app(config)) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
+        assert "oncall_embedded_postgres_up 1.0" in client.get("/metrics").text.splitlines()
         data_dir.rename(tmp_path / "moved")
         kill_postmaster(tmp_path / "moved")
         deadline = time.monotonic() + RECOVERY_GUARD
@@ -146,6 +147,10 @@ def test_healthz_fails_once_the_store_is_lost_for_good(
                 "no longer holds its cluster (no PG_VERSION)",
             },
         )
+        # The metrics say so too (the teams are left out: the store cannot count them).
+        metrics = client.get("/metrics").text.splitlines()
+        assert "oncall_embedded_postgres_up 0.0" in metrics
+        assert not any(line.startswith("oncall_teams ") for line in metrics)
         # ... and the OpenAPI document describes that answer.
         document = client.get("/openapi.json").json()
         entry = document["paths"]["/healthz"]["get"]["responses"]["503"]

@@ -1,0 +1,419 @@
+"""Metrics in the Prometheus text format, served at ``GET /metrics``.
+
+Theory of operation.  Each app has its own :class:`Metrics`, with its own
+``prometheus_client`` registry (never the global default one), so that several apps in
+one process, and the tests, do not mix their counts.  What it counts comes from three
+places:
+
+- every request, told by the access log's middleware (``_logging.RequestLog``, the
+  outermost, which times the request anyway and turns a bug into a 500): its
+  method, the *template* of the route that answered it (``/teams/{team}/schedules``,
+  never the raw path, so team names cannot multiply the series; ``unmatched`` when
+  no route did: a 404, or a request answered before routing such as a 429 or a CORS
+  preflight), its status and its duration;
+- every store call, in :class:`InstrumentedStore`, which wraps the store the way
+  ``_cache.CachedStore`` does: duration by operation, and errors by operation and
+  exception class.  It wraps the store *under* the cache, so store calls are calls
+  that reach the store, and the cache's hits are counted apart;
+- state read at scrape time (:meth:`Metrics.scrape`): the pool's connections in use,
+  the cache's hits, misses and size, the teams and schedules in force (from
+  ``list_teams``, at most :data:`TEAMS_COUNTED` teams), and whether the embedded
+  PostgreSQL is up.
+
+The label values are bounded: methods outside :data:`METHODS` count as ``other``;
+routes are the templates; statuses are numbers; operations are the store's methods.
+
+The figures are those of one process: uvicorn runs one worker per process here, so
+there is no multiprocess mode to set up, and each replica is scraped on its own (sum
+across replicas in PromQL).  See docs/server.md, "Metrics, rate limits and CORS".
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_left
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
+from datetime import datetime
+from itertools import accumulate
+from typing import TypeVar
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Scope
+
+from oncall_core import Deletion, Override, RotationChange, Schedule, Store, TeamState
+from oncall_core.store import TeamSummary
+from oncall_pg import PostgresStore
+
+from ._cache import CachedStore
+from ._errors import error_response
+from ._requests import now, store_of
+from ._storage import Liveness
+
+T = TypeVar("T")
+
+UNMATCHED = "unmatched"
+"""The route label of a request no route answered."""
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""The methods counted by name; any other counts as ``other``."""
+TEAMS_COUNTED = 10_000
+"""The most teams a scrape counts (a bound on its cost); beyond, the gauges are a floor."""
+METRICS_SCOPE = "metrics"
+"""The API-key scope ``GET /metrics`` needs when ``server.metrics_requires_key`` is set."""
+
+# Seconds; from half a millisecond (an answer from memory) to 10 s (a stalled database).
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_BUCKET_NAMES = [*map(floatToGoString, _BUCKETS), "+Inf"]
+
+
+class _Histogram:
+    """Observations in :data:`_BUCKETS` (the last count: above them all) and their sum."""
+
+    __slots__ = ("counts", "sum")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(_BUCKETS) + 1)
+        self.sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        # bisect_left: the first bound at or above seconds, as "le" (less or equal) says.
+        self.counts[bisect_left(_BUCKETS, seconds)] += 1
+        self.sum += seconds
+
+    def buckets(self) -> list[tuple[str, float]]:
+        return list(zip(_BUCKET_NAMES, accumulate(self.counts), strict=True))
+
+
+class Metrics:
+    """One app's metrics: a registry of its own, and what fills it.
+
+    ``requires_key``: ``GET /metrics`` asks for an API key with :data:`METRICS_SCOPE`.
+
+    The counts are plain numbers in dictionaries, turned into metric families only
+    at scrape time: a request costs a few dictionary updates, not the locks of
+    ``prometheus_client``'s own counters.  Everything runs on the server's one
+    event loop, and no update awaits, so no lock is needed.
+    """
+
+    def __init__(self, *, requires_key: bool = False) -> None:
+        """Empty metrics in a new registry."""
+        self.requires_key = requires_key
+        self.registry = CollectorRegistry()
+        self._requests: dict[tuple[str, str, int], int] = {}
+        self._latency: dict[tuple[str, str], _Histogram] = {}
+        self._store_latency: dict[str, _Histogram] = {}
+        self._store_errors: dict[tuple[str, str], int] = {}
+        self._state = _ScrapeState(self)
+        self.registry.register(self._state)
+
+    def observe_request(self, scope: Scope, status: int, seconds: float) -> None:
+        """Count one answered request, and how long it took (``RequestLog``'s hook)."""
+        method = scope["method"]
+        if method not in METHODS:
+            method = "other"
+        # The router puts the route it matched (fully, or for another method: a 405)
+        # in the scope; nothing is there when no route matched.
+        matched = scope.get("route")
+        route = UNMATCHED if matched is None else getattr(matched, "path", UNMATCHED)
+        key = (method, route, status)
+        self._requests[key] = self._requests.get(key, 0) + 1
+        histogram = self._latency.get((method, route))
+        if histogram is None:
+            histogram = self._latency[method, route] = _Histogram()
+        histogram.observe(seconds)
+
+    def observe_store_call(self, operation: str, seconds: float, error: str | None) -> None:
+        """Count one store call, its duration, and the class of what it raised if it did."""
+        histogram = self._store_latency.get(operation)
+        if histogram is None:
+            histogram = self._store_latency[operation] = _Histogram()
+        histogram.observe(seconds)
+        if error is not None:
+            key = (operation, error)
+            self._store_errors[key] = self._store_errors.get(key, 0) + 1
+
+    def families(self) -> Iterator[Metric]:
+        """The counted metrics (requests and store calls) as metric families."""
+        requests = CounterMetricFamily(
+            "oncall_http_requests",
+            "HTTP requests answered, by method, route template and status.",
+            labels=["method", "route", "status"],
+        )
+        for (method, route, status), count in self._requests.items():
+            requests.add_metric([method, route, str(status)], count)
+        yield requests
+        latency = HistogramMetricFamily(
+            "oncall_http_request_duration_seconds",
+            "Seconds from a request reaching the app to its answer, by method and route.",
+            labels=["method", "route"],
+        )
+        for (method, route), histogram in self._latency.items():
+            latency.add_metric([method, route], histogram.buckets(), histogram.sum)
+        yield latency
+        store = HistogramMetricFamily(
+            "oncall_store_call_duration_seconds",
+            "Seconds a call to the store took, by operation (cache hits not included).",
+            labels=["operation"],
+        )
+        for operation, histogram in self._store_latency.items():
+            store.add_metric([operation], histogram.buckets(), histogram.sum)
+        yield store
+        errors = CounterMetricFamily(
+            "oncall_store_errors",
+            "Store calls that raised, by operation and exception class.",
+            labels=["operation", "error"],
+        )
+        for (operation, error), count in self._store_errors.items():
+            errors.add_metric([operation, error], count)
+        yield errors
+
+    def instrument(self, store: Store) -> Store:
+        """``store`` wrapped to count its calls; a :class:`oncall_pg.PostgresStore`'s
+        pool is reported too."""
+        if isinstance(store, PostgresStore):
+            self._state.postgres = store
+        return InstrumentedStore(store, self)
+
+    def watch(self, store: Store, *, liveness: Liveness | None = None) -> None:
+        """Report the cache of ``store`` (if it is a cache) and the embedded PostgreSQL's
+        ``liveness`` (None: there is no embedded PostgreSQL)."""
+        self._state.cache = store if isinstance(store, CachedStore) else None
+        self._state.liveness = liveness
+
+    async def scrape(self, store: Store, at: datetime) -> bytes:
+        """The metrics in the Prometheus text format, with the teams and schedules in
+        force ``at`` counted from ``store`` (left out if the store cannot answer)."""
+        try:
+            teams: Sequence[TeamSummary] | None = await store.list_teams(at=at, limit=TEAMS_COUNTED)
+        except Exception:
+            # Counted as a store error already; the other metrics are still worth having.
+            teams = None
+        self._state.teams = teams
+        return generate_latest(self.registry)
+
+
+class _ScrapeState(Collector):
+    """The metrics at scrape time: the counts, and what :class:`Metrics` was told to
+    watch."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self.postgres: PostgresStore | None = None
+        self.cache: CachedStore | None = None
+        self.liveness: Liveness | None = None
+        self.teams: Sequence[TeamSummary] | None = None
+
+    def collect(self) -> Iterable[Metric]:
+        yield from self.metrics.families()
+        if self.teams is not None:
+            yield GaugeMetricFamily(
+                "oncall_teams",
+                f"Teams with a schedule in force (at most {TEAMS_COUNTED} counted).",
+                value=len(self.teams),
+            )
+            yield GaugeMetricFamily(
+                "oncall_schedules",
+                "Schedules in force, over the teams counted.",
+                value=sum(summary.schedules for summary in self.teams),
+            )
+        if self.postgres is not None:
+            pool = self.postgres.pool
+            stats = pool.get_stats()
+            size, idle = stats.get("pool_size", 0), stats.get("pool_available", 0)
+            connections = GaugeMetricFamily(
+                "oncall_db_pool_connections",
+                "The pool's connections: in use by a request, or idle.",
+                labels=["state"],
+            )
+            connections.add_metric(["in_use"], size - idle)
+            connections.add_metric(["idle"], idle)
+            yield connections
+            yield GaugeMetricFamily(
+                "oncall_db_pool_max_connections", "The pool's size limit.", value=pool.max_size
+            )
+            yield GaugeMetricFamily(
+                "oncall_db_pool_requests_waiting",
+                "Requests waiting for a connection.",
+                value=stats.get("requests_waiting", 0),
+            )
+        if self.cache is not None:
+            yield CounterMetricFamily(
+                "oncall_cache_hits", "Team states answered from the cache.", value=self.cache.hits
+            )
+            yield CounterMetricFamily(
+                "oncall_cache_misses",
+                "Team states asked of the cache and not fresh there.",
+                value=self.cache.misses,
+            )
+            yield GaugeMetricFamily(
+                "oncall_cache_entries", "Team states in the cache.", value=self.cache.entries
+            )
+            yield GaugeMetricFamily(
+                "oncall_cache_bytes", "About how many bytes they use.", value=self.cache.size
+            )
+        if self.liveness is not None:
+            yield GaugeMetricFamily(
+                "oncall_embedded_postgres_up",
+                "1 while the embedded PostgreSQL serves (or is being restarted); "
+                "0 once it is lost for good.",
+                value=0 if self.liveness.lost else 1,
+            )
+
+
+class InstrumentedStore:
+    """A :class:`oncall_core.Store` that times every call of the store it wraps."""
+
+    def __init__(self, store: Store, metrics: Metrics) -> None:
+        """Wrap ``store``; its calls are counted in ``metrics``."""
+        self._store = store
+        self._metrics = metrics
+
+    async def _timed(self, operation: str, call: Awaitable[T]) -> T:
+        started = time.perf_counter()
+        error: str | None = None
+        try:
+            return await call
+        except Exception as raised:
+            error = type(raised).__name__
+            raise
+        finally:
+            self._metrics.observe_store_call(operation, time.perf_counter() - started, error)
+
+    async def create_schedule(self, schedule: Schedule, *, now: datetime | None = None) -> Schedule:
+        """See :meth:`oncall_core.Store.create_schedule`."""
+        return await self._timed("create_schedule", self._store.create_schedule(schedule, now=now))
+
+    async def edit_schedule(
+        self, schedule: Schedule, *, now: datetime, expected: int | None = None
+    ) -> Schedule:
+        """See :meth:`oncall_core.Store.edit_schedule`."""
+        return await self._timed(
+            "edit_schedule", self._store.edit_schedule(schedule, now=now, expected=expected)
+        )
+
+    async def delete_schedule(
+        self,
+        team: str,
+        name: str,
+        *,
+        now: datetime,
+        effective: datetime | None = None,
+        expected: int | None = None,
+    ) -> Deletion:
+        """See :meth:`oncall_core.Store.delete_schedule`."""
+        return await self._timed(
+            "delete_schedule",
+            self._store.delete_schedule(
+                team, name, now=now, effective=effective, expected=expected
+            ),
+        )
+
+    async def list_teams(
+        self, *, at: datetime, after: str | None = None, limit: int | None = None
+    ) -> tuple[TeamSummary, ...]:
+        """See :meth:`oncall_core.Store.list_teams`."""
+        return await self._timed(
+            "list_teams", self._store.list_teams(at=at, after=after, limit=limit)
+        )
+
+    async def append_rotation_change(self, team: str, change: RotationChange) -> RotationChange:
+        """See :meth:`oncall_core.Store.append_rotation_change`."""
+        return await self._timed(
+            "append_rotation_change", self._store.append_rotation_change(team, change)
+        )
+
+    async def add_override(
+        self, team: str, override: Override, *, now: datetime | None = None
+    ) -> Override:
+        """See :meth:`oncall_core.Store.add_override`."""
+        return await self._timed("add_override", self._store.add_override(team, override, now=now))
+
+    async def add_overrides(
+        self, team: str, overrides: Sequence[Override], *, now: datetime | None = None
+    ) -> tuple[Override, ...]:
+        """See :meth:`oncall_core.Store.add_overrides`."""
+        return await self._timed(
+            "add_overrides", self._store.add_overrides(team, overrides, now=now)
+        )
+
+    async def list_overrides(
+        self, team: str, *, start: datetime | None = None, end: datetime | None = None
+    ) -> tuple[Override, ...]:
+        """See :meth:`oncall_core.Store.list_overrides`."""
+        return await self._timed(
+            "list_overrides", self._store.list_overrides(team, start=start, end=end)
+        )
+
+    async def delete_override(
+        self, team: str, override_id: int, *, now: datetime | None = None
+    ) -> Override | None:
+        """See :meth:`oncall_core.Store.delete_override`."""
+        return await self._timed(
+            "delete_override", self._store.delete_override(team, override_id, now=now)
+        )
+
+    async def teams_of_member(self, member: str) -> tuple[str, ...]:
+        """See :meth:`oncall_core.Store.teams_of_member`."""
+        return await self._timed("teams_of_member", self._store.teams_of_member(member))
+
+    async def load_team(self, team: str) -> TeamState | None:
+        """See :meth:`oncall_core.Store.load_team`."""
+        # The hot path (GET /schedule): _timed inlined, one coroutine fewer.
+        started = time.perf_counter()
+        error: str | None = None
+        try:
+            return await self._store.load_team(team)
+        except Exception as raised:
+            error = type(raised).__name__
+            raise
+        finally:
+            self._metrics.observe_store_call("load_team", time.perf_counter() - started, error)
+
+    async def load_teams(self, teams: Sequence[str]) -> dict[str, TeamState]:
+        """See :meth:`oncall_core.Store.load_teams`."""
+        return await self._timed("load_teams", self._store.load_teams(teams))
+
+    async def ping(self) -> None:
+        """See :meth:`oncall_core.Store.ping`."""
+        await self._timed("ping", self._store.ping())
+
+    async def close(self) -> None:
+        """Close the wrapped store (not counted)."""
+        await self._store.close()
+
+
+def key_has_scope(_request: Request, _scope: str) -> bool:
+    """Whether the request carries an API key with ``scope``.
+
+    The hook for API keys (``oncall_server._auth``, merged separately): until it
+    answers, no request has a key, so with ``server.metrics_requires_key`` set
+    ``/metrics`` fails closed with a 401.
+    """
+    return False
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """``GET /metrics``: this process's metrics in the Prometheus text format (404 when
+    ``server.metrics`` is off; 401 without a key with the ``metrics`` scope when
+    ``server.metrics_requires_key`` is on)."""
+    metrics: Metrics | None = getattr(request.state, "metrics", None)
+    if metrics is None:
+        return error_response(404, "Not Found")
+    if metrics.requires_key and not key_has_scope(request, METRICS_SCOPE):
+        return error_response(
+            401,
+            f"an API key with the {METRICS_SCOPE} scope is required",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    body = await metrics.scrape(store_of(request), now(request))
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

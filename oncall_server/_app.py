@@ -14,16 +14,23 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.routing import Route
 
 from oncall_core import Store
 
+from ._auth import Endpoint, Requirement, Scope, protect
 from ._calendar import EventCache
 from ._config import DEFAULT_BODY_TIMEOUT, Config
 from ._errors import exception_handlers
+from ._keys import KeyRing, configured_keys, list_keys, running
 from ._limits import BodyTimeout
 from ._logging import RequestLog
 from ._routes import ROUTES
-from ._storage import Liveness, open_store
+from ._storage import Liveness, open_store, stored_keys
+
+# Routes of the server's own administration, and what they need (see _auth).
+_ADMIN_ROUTES = [Route("/keys", list_keys, methods=["GET"])]
+_ADMIN_REQUIREMENTS: dict[Endpoint, Requirement] = {list_keys: Requirement(Scope.ADMIN)}
 
 
 def utc_now() -> datetime:
@@ -47,24 +54,38 @@ def create_app(
     if store is None and config is None:
         raise ValueError("create_app needs a config or a store")
 
+    def keys(opened: Store) -> KeyRing:
+        # The API keys: the configuration's, and in PostgreSQL modes the database's.
+        return KeyRing(
+            configured_keys(config) if config else (),
+            read_requires_key=config.server.read_requires_key if config else False,
+            stored=stored_keys(opened),
+            clock=clock,
+        )
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if store is not None:
-            yield {"store": store, "clock": clock, "events": EventCache()}
+            async with running(keys(store)) as ring:
+                yield {"store": store, "clock": clock, "events": EventCache(), "keys": ring}
             return
         assert config is not None
         # If the store is lost for good, /healthz says so: only a restart can help.
         liveness = Liveness()
-        async with open_store(config, on_lost=liveness.lose) as opened:
+        async with (
+            open_store(config, on_lost=liveness.lose) as opened,
+            running(keys(opened)) as ring,
+        ):
             yield {
                 "store": opened,
                 "clock": clock,
                 "liveness": liveness,
                 "events": EventCache(),
+                "keys": ring,
             }
 
     return Starlette(
-        routes=ROUTES,
+        routes=protect([*ROUTES, *_ADMIN_ROUTES], _ADMIN_REQUIREMENTS),
         middleware=[
             Middleware(RequestLog),
             Middleware(

@@ -41,6 +41,7 @@ from oncall_core import MemoryStore, OncallError, Store
 from oncall_pg import (
     EmbeddedPostgres,
     EmbeddedPostgresError,
+    PostgresKeys,
     PostgresStore,
     SchemaTooNew,
     conninfo_target,
@@ -246,6 +247,12 @@ async def open_store(
             yield store
         finally:
             await store.close()
+
+
+def stored_keys(store: Store) -> PostgresKeys | None:
+    """The API keys of the database ``store`` uses (None for the in-memory store)."""
+    inner = store._store if isinstance(store, CachedStore) else store
+    return PostgresKeys(inner.pool) if isinstance(inner, PostgresStore) else None
 
 
 # The keys to check for a failed connection, by what libpq says.  libpq reports a

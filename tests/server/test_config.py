@@ -19,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from oncall_pg import redact_conninfo
 from oncall_server import (
+    ApiKeyConfig,
     Config,
     ConfigError,
     DatabaseConfig,
@@ -76,7 +77,14 @@ def load_error(path: Path | None = None, environ: dict[str, str] | None = None) 
 
 # Every key with its default, as describe() shows it (the password masked).
 DEFAULTS: dict[str, Any] = {
-    "server": {"address": "0.0.0.0", "port": 1373, "body_timeout": 10.0, "max_connections": 1000},
+    "server": {
+        "address": "0.0.0.0",
+        "port": 1373,
+        "body_timeout": 10.0,
+        "max_connections": 1000,
+        "api_keys": [],
+        "read_requires_key": False,
+    },
     "database": {
         "url": None,
         "host": None,
@@ -172,6 +180,12 @@ KINDS = [
     ("logging: {format: text}", "ONCALL_LOGGING__FORMAT", "JSON", "logging.format", "text",
      "json"),
     ("use_database: false", "ONCALL_USE_DATABASE", "true", "use_database", False, True),
+    ("server: {api_keys: [{name: a, hash: " + "a" * 64 + "}]}", "ONCALL_SERVER__API_KEYS",
+     '[{"name": "b", "hash": "' + "B" * 64 + '", "scope": "admin", "teams": ["ops"]}]',
+     "server.api_keys", (ApiKeyConfig(name="a", hash="a" * 64),),
+     (ApiKeyConfig(name="b", hash="b" * 64, scope="admin", teams=("ops",)),)),
+    ("server: {read_requires_key: true}", "ONCALL_SERVER__READ_REQUIRES_KEY", "no",
+     "server.read_requires_key", True, False),
 ]  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from starlette.testclient import TestClient
 
+from oncall_core import MemoryStore, StorageUnavailable
 from oncall_pg import PostgresKeys
 from oncall_server import create_app, load_config
 from tests.server.conftest import NOW
@@ -223,3 +224,34 @@ def until_closed(done: Any, guard: float = 2.0) -> None:
     while not done():
         assert time.monotonic() < deadline, "not refreshed in time"
         time.sleep(0.05)
+
+
+def test_last_use_is_written_in_batches_not_per_request(in_tmp: Path, database_url: str) -> None:
+    secret = SECRETS["reader"]
+
+    async def create(keys: PostgresKeys) -> None:
+        now = datetime.now(UTC)
+        await keys.create(name="viewer", hash=digest(secret), scope="read", teams=[], now=now)
+
+    async def last_used(keys: PostgresKeys) -> Any:
+        return (await keys.list())[0].last_used_at
+
+    asyncio.run(_with_keys(database_url, create))
+    with app_client({"ONCALL_DATABASE__URL": database_url}) as client:
+        for _ in range(20):
+            assert client.get("/teams", headers=bearer("reader")).status_code == 200
+        assert asyncio.run(_with_keys(database_url, last_used)) is None  # not yet written
+    assert asyncio.run(_with_keys(database_url, last_used)) == NOW  # at shutdown
+
+
+class Unready(MemoryStore):
+    async def ping(self) -> None:
+        raise StorageUnavailable("storage unavailable: db.internal:5432 refused")
+
+
+def test_readyz_explains_a_503_only_to_callers_with_a_key(in_tmp: Path) -> None:
+    config = load_config(None, keyed())
+    with TestClient(create_app(config, store=Unready(), clock=lambda: NOW)) as client:
+        assert client.get("/readyz").json() == {"status": "unavailable"}
+        explained = client.get("/readyz", headers=bearer("reader"))
+        assert explained.status_code == 503 and "db.internal" in explained.json()["error"]

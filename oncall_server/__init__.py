@@ -29,6 +29,7 @@ require_extra(
 from ._app import create_app
 from ._cli import main
 from ._config import (
+    ApiKeyConfig,
     Config,
     ConfigError,
     DatabaseConfig,
@@ -42,6 +43,7 @@ from ._config import (
 from ._config_loading import load_config
 
 __all__ = [
+    "ApiKeyConfig",
     "Config",
     "ConfigError",
     "DatabaseConfig",

@@ -15,19 +15,26 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.routing import Route
 
 from oncall_core import Store
 
+from ._auth import Endpoint, Requirement, Scope, protect
 from ._calendar import EventCache
 from ._config import Config, ServerConfig, StorageMode, storage_mode
 from ._cors import cors_middleware
 from ._errors import exception_handlers
+from ._keys import KeyRing, configured_keys, list_keys, running
 from ._limits import BodyTimeout
 from ._logging import RequestLog
 from ._metrics import Metrics
 from ._ratelimit import RateLimit
 from ._routes import ROUTES
-from ._storage import Liveness, open_store
+from ._storage import Liveness, open_store, stored_keys
+
+# Routes of the server's own administration, and what they need (see _auth).
+_ADMIN_ROUTES = [Route("/keys", list_keys, methods=["GET"])]
+_ADMIN_REQUIREMENTS: dict[Endpoint, Requirement] = {list_keys: Requirement(Scope.ADMIN)}
 
 
 def utc_now() -> datetime:
@@ -56,18 +63,37 @@ def create_app(
     metrics = Metrics(requires_key=server.metrics_requires_key) if server.metrics else None
     wrap = metrics.instrument if metrics is not None else None
 
+    def keys(opened: Store) -> KeyRing:
+        # The API keys: the configuration's, and in PostgreSQL modes the database's.
+        return KeyRing(
+            configured_keys(config) if config else (),
+            read_requires_key=config.server.read_requires_key if config else False,
+            stored=stored_keys(opened),
+            clock=clock,
+        )
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if store is not None:
             given = wrap(store) if wrap is not None else store
             if metrics is not None:
                 metrics.watch(store)
-            yield {"store": given, "clock": clock, "events": EventCache(), "metrics": metrics}
+            async with running(keys(store)) as ring:
+                yield {
+                    "store": given,
+                    "clock": clock,
+                    "events": EventCache(),
+                    "metrics": metrics,
+                    "keys": ring,
+                }
             return
         assert config is not None
         # If the store is lost for good, /healthz says so: only a restart can help.
         liveness = Liveness()
-        async with open_store(config, on_lost=liveness.lose, wrap=wrap) as opened:
+        async with (
+            open_store(config, on_lost=liveness.lose, wrap=wrap) as opened,
+            running(keys(opened)) as ring,
+        ):
             if metrics is not None:
                 embedded = storage_mode(config) is StorageMode.EMBEDDED
                 metrics.watch(opened, liveness=liveness if embedded else None)
@@ -77,6 +103,7 @@ def create_app(
                 "liveness": liveness,
                 "events": EventCache(),
                 "metrics": metrics,
+                "keys": ring,
             }
 
     # Outermost first.  The access log (and the metrics, through it) sees every
@@ -96,7 +123,7 @@ def create_app(
         )
     middleware.append(Middleware(BodyTimeout, seconds=server.body_timeout))
     return Starlette(
-        routes=ROUTES,
+        routes=protect([*ROUTES, *_ADMIN_ROUTES], _ADMIN_REQUIREMENTS),
         middleware=middleware,
         exception_handlers=exception_handlers(),  # type: ignore[arg-type]
         lifespan=lifespan,

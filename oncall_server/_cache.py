@@ -111,6 +111,11 @@ class CachedStore:
         """How many team states asked for were not fresh in the cache."""
 
     @property
+    def wrapped(self) -> Store:
+        """The store this one wraps."""
+        return self._store
+
+    @property
     def entries(self) -> int:
         """How many team states the cache holds now."""
         return len(self._entries)

@@ -21,6 +21,7 @@ import uvicorn
 from oncall_core import OncallError
 from oncall_pg import EmbeddedPostgresError
 
+from . import _keys_cli
 from ._app import create_app
 from ._config import KEYS, Config, ConfigError, StorageMode, describe, storage_mode
 from ._config_loading import load_config
@@ -90,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
             parents=[config_option],
         )
+    _keys_cli.add_commands(commands, [config_option])
     return parser
 
 
@@ -142,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(config.logging.level, config.logging.format)
         if arguments.command == "migrate":
             return _migrate(config)
+        if arguments.command == "keys":
+            return _keys_cli.run(arguments, config)
         return _serve(config)
     except ConfigError as error:
         # Found before anything started (loading, or checking the address): one line.

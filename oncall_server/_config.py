@@ -112,6 +112,28 @@ DEFAULT_BODY_TIMEOUT = 10.0  # seconds; also create_app's when given no configur
 _PORT = _rule(lambda port: 1 <= port <= 65535, "must be between 1 and 65535, got {value}")
 
 
+SCOPES = ("read", "write", "admin")  # an API key's scopes, each allowing more
+
+
+@attrs.frozen(kw_only=True)
+class ApiKeyConfig:
+    """One API key of ``server.api_keys``: its ``name``, the hex SHA-256 ``hash`` of its
+    secret (``oncall-server keys create`` prints both), its ``scope`` (``read``,
+    ``write`` or ``admin``) and the ``teams`` it is limited to (empty: every team).
+    See ``docs/security.md``."""
+
+    name: str = attrs.field(validator=_rule(bool, "must not be empty"))
+    hash: str = attrs.field(
+        converter=_lower,
+        validator=_rule(
+            lambda text: len(text) == 64 and all(c in "0123456789abcdef" for c in text),
+            "must be 64 hexadecimal digits (a SHA-256 hash)",  # never echo the value
+        ),
+    )
+    scope: str = attrs.field(default="read", converter=_lower, validator=_one_of(*SCOPES))
+    teams: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+
 @attrs.frozen(kw_only=True)
 class ServerConfig:
     """Where the HTTP server listens (``server:`` in the file, ``ONCALL_SERVER__*``).
@@ -126,6 +148,9 @@ class ServerConfig:
     ``rate_limit_clients`` how many clients' buckets are kept (0 rate: no limit);
     ``cors_origins`` the origins, separated by commas, whose pages may read the API
     (empty: none).  See docs/server.md, "Metrics, rate limits and CORS".
+
+    ``api_keys`` are API keys by their hashes, and ``read_requires_key`` whether
+    reads need one too (``docs/security.md``).
     """
 
     address: str = "0.0.0.0"
@@ -141,6 +166,9 @@ class ServerConfig:
         default=1000,
         validator=_rule(lambda count: count >= 1, "must be at least 1, got {value}"),
     )
+    # API keys (see docs/security.md): those of the in-memory store, as hashes.
+    api_keys: tuple[ApiKeyConfig, ...] = attrs.field(default=(), converter=tuple)
+    read_requires_key: bool = False
 
     # --- Metrics, rate limits and CORS (oncall_server._metrics, _ratelimit, _cors) ---
     metrics: bool = True
@@ -374,4 +402,6 @@ def _shown(_instance: object, field: attrs.Attribute[Any] | None, value: object)
     mask = field.metadata.get(_MASK) if field is not None else None
     if mask is not None and value:
         return mask(value)
+    if isinstance(value, tuple):  # server.api_keys, a key's teams: JSON lists
+        return list(value)
     return str(value) if isinstance(value, Path) else value

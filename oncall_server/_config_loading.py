@@ -19,6 +19,7 @@ not reported.  Unknown keys always are.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -31,7 +32,7 @@ from cattrs.errors import ForbiddenExtraKeysError
 
 from oncall_core import leaf_errors
 
-from ._config import ENV_PREFIX, KEYS, Config, ConfigError, Key
+from ._config import ENV_PREFIX, KEYS, ApiKeyConfig, Config, ConfigError, Key
 
 _FILE_VARIABLE = "ONCALL_CONFIG"
 _DEFAULT_FILE = "config.yaml"
@@ -315,3 +316,35 @@ _converter.register_structure_hook(int, _structure_int)
 _converter.register_structure_hook(float, _structure_float)
 _converter.register_structure_hook(str, _structure_str)
 _converter.register_structure_hook(Path, _structure_path)
+
+
+def _structure_api_keys(value: object, _type: type[Any]) -> tuple[ApiKeyConfig, ...]:
+    # server.api_keys: a YAML list of mappings, or in a variable the same as JSON text.
+    if isinstance(value, _EnvironmentText):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise _WrongType("a JSON list of keys", "text that is not JSON") from None
+    if not isinstance(value, list | tuple):
+        raise _WrongType("a list of keys", _kind(value))
+    keys = []
+    for index, item in enumerate(value):
+        try:
+            keys.append(
+                item if isinstance(item, ApiKeyConfig) else _converter.structure(item, ApiKeyConfig)
+            )
+        except (cattrs.BaseValidationError, ConfigError) as error:
+            steps, problem = next(leaf_errors(error))
+            if isinstance(problem, ConfigError):
+                where, text = problem.key or "", problem.problem
+            else:
+                where = ".".join(str(step) for step in steps)
+                extra = isinstance(problem, ForbiddenExtraKeysError)
+                text = "unknown key" if extra else f"missing or invalid ({problem})"
+            raise _WrongType("valid keys", f"key {index}: {where}: {text}") from None
+    return tuple(keys)
+
+
+_converter.register_structure_hook_func(
+    lambda type_: type_ == tuple[ApiKeyConfig, ...], _structure_api_keys
+)

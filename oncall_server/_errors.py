@@ -34,6 +34,14 @@ class RequestTimeout(Exception):
     """The request body did not arrive in time (see ``oncall_server._limits``)."""
 
 
+class Unauthorized(Exception):
+    """The request needs an API key and has none, or not a valid one (401)."""
+
+
+class Forbidden(Exception):
+    """The request's API key does not allow it: too small a scope, another team (403)."""
+
+
 # Looked up in order by isinstance: a subclass comes before its base.
 ERROR_STATUSES: dict[type[Exception], int] = {
     # A ValidationError, but well-formed: it would rewrite the past (PastIsReadOnly), or
@@ -45,6 +53,8 @@ ERROR_STATUSES: dict[type[Exception], int] = {
     PreconditionFailed: 412,
     RequestTimeout: 408,
     PayloadTooLarge: 413,
+    Unauthorized: 401,
+    Forbidden: 403,
     StorageUnavailable: 503,
 }
 
@@ -62,6 +72,8 @@ async def domain_error(_request: Request, error: Exception) -> Response:
     if isinstance(error, StorageUnavailable):
         log.warning("storage unavailable", extra={"fields": {"error": str(error)}})
         return error_response(status, "storage unavailable")
+    if isinstance(error, Unauthorized):
+        return error_response(status, str(error), {"WWW-Authenticate": 'Bearer realm="oncall"'})
     if isinstance(error, RequestTimeout):
         # The rest of the body may still come: the connection cannot be reused.
         return error_response(status, str(error), {"Connection": "close"})

@@ -278,6 +278,11 @@ class InstrumentedStore:
         self._store = store
         self._metrics = metrics
 
+    @property
+    def wrapped(self) -> Store:
+        """The store this one wraps."""
+        return self._store
+
     async def _timed(self, operation: str, call: Awaitable[T]) -> T:
         started = time.perf_counter()
         error: str | None = None
@@ -392,14 +397,14 @@ class InstrumentedStore:
         await self._store.close()
 
 
-def key_has_scope(_request: Request, _scope: str) -> bool:
-    """Whether the request carries an API key with ``scope``.
+def key_has_scope(request: Request, _scope: str) -> bool:
+    """Whether the request carries a valid API key (``oncall_server._auth`` finds it
+    and leaves it in ``request.state.api_key``; every scope may read metrics).
 
-    The hook for API keys (``oncall_server._auth``, merged separately): until it
-    answers, no request has a key, so with ``server.metrics_requires_key`` set
-    ``/metrics`` fails closed with a 401.
+    With no key configured none can be valid, so with ``server.metrics_requires_key``
+    set ``/metrics`` fails closed with a 401.
     """
-    return False
+    return getattr(request.state, "api_key", None) is not None
 
 
 async def metrics_endpoint(request: Request) -> Response:

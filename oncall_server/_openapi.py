@@ -532,9 +532,10 @@ def _version_paths() -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document served at ``/openapi.json``."""
     # Imported here: _openapi_views builds on this module's helpers.
+    from ._auth import secured
     from ._openapi_views import view_paths, view_schemas
 
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "oncall-schedule",
@@ -643,3 +644,4 @@ def openapi_document() -> dict[str, Any]:
             }
         },
     }
+    return secured(document)

@@ -41,6 +41,7 @@ from oncall_core import MemoryStore, OncallError, Store
 from oncall_pg import (
     EmbeddedPostgres,
     EmbeddedPostgresError,
+    PostgresKeys,
     PostgresStore,
     SchemaTooNew,
     conninfo_target,
@@ -253,6 +254,14 @@ async def open_store(
             yield store
         finally:
             await store.close()
+
+
+def stored_keys(store: Store) -> PostgresKeys | None:
+    """The API keys of the database ``store`` uses (None for the in-memory store)."""
+    inner: object = store
+    while (below := getattr(inner, "wrapped", None)) is not None:  # the cache, the metrics
+        inner = below
+    return PostgresKeys(inner.pool) if isinstance(inner, PostgresStore) else None
 
 
 # The keys to check for a failed connection, by what libpq says.  libpq reports a

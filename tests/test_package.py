@@ -106,6 +106,7 @@ def test_the_adapter_imports_no_server() -> None:
 WHITE_BOX = {
     "tests/server/test_cache.py": {"oncall_server._cache"},
     "tests/server/test_slow_clients.py": {"oncall_server._limits"},
+    "tests/server/test_keys_auth.py": {"oncall_server._auth", "oncall_server._routes"},
     "tests/pg/test_postgres.py": {"oncall_pg._errors"},
     "bench/bench_pg.py": {"oncall_pg._queries"},
     "bench/bench_request.py": {"oncall_server._logging", "oncall_server._routes"},

@@ -258,3 +258,26 @@ SELECT version FROM schema_migrations;
 -- record_migration --
 -- Record one applied migration
 INSERT INTO schema_migrations (version, name) VALUES (%(version)s, %(name)s);
+
+-- insert_api_key --
+-- Record a new API key (its hash, never the secret)
+INSERT INTO api_keys (name, hash, scope, teams, created_at)
+VALUES (%(name)s, %(hash)s, %(scope)s, %(teams)s::text[], %(created_at)s)
+RETURNING name, hash, scope, teams, created_at, last_used_at, revoked_at;
+
+-- list_api_keys --
+-- Every API key, revoked ones too, by name
+SELECT name, hash, scope, teams, created_at, last_used_at, revoked_at
+FROM api_keys ORDER BY name;
+
+-- revoke_api_key --
+-- Revoke the key of that name, unless it is revoked already
+UPDATE api_keys SET revoked_at = %(now)s
+WHERE name = %(name)s AND revoked_at IS NULL
+RETURNING name, hash, scope, teams, created_at, last_used_at, revoked_at;
+
+-- touch_api_keys --
+-- Record when keys were last used, many at once (a later time never goes back)
+UPDATE api_keys k SET last_used_at = GREATEST(k.last_used_at, u.at)
+FROM unnest(%(names)s::text[], %(times)s::timestamptz[]) AS u (name, at)
+WHERE k.name = u.name;

@@ -19,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from oncall_pg import redact_conninfo
 from oncall_server import (
+    ApiKeyConfig,
     Config,
     ConfigError,
     DatabaseConfig,
@@ -88,6 +89,8 @@ DEFAULTS: dict[str, Any] = {
         "rate_limit_burst": 20,
         "rate_limit_clients": 10000,
         "cors_origins": "",
+        "api_keys": [],
+        "read_requires_key": False,
     },
     "database": {
         "url": None,
@@ -197,6 +200,12 @@ KINDS = [
     ("logging: {format: text}", "ONCALL_LOGGING__FORMAT", "JSON", "logging.format", "text",
      "json"),
     ("use_database: false", "ONCALL_USE_DATABASE", "true", "use_database", False, True),
+    ("server: {api_keys: [{name: a, hash: " + "a" * 64 + "}]}", "ONCALL_SERVER__API_KEYS",
+     '[{"name": "b", "hash": "' + "B" * 64 + '", "scope": "admin", "teams": ["ops"]}]',
+     "server.api_keys", (ApiKeyConfig(name="a", hash="a" * 64),),
+     (ApiKeyConfig(name="b", hash="b" * 64, scope="admin", teams=("ops",)),)),
+    ("server: {read_requires_key: true}", "ONCALL_SERVER__READ_REQUIRES_KEY", "no",
+     "server.read_requires_key", True, False),
 ]  # fmt: skip
 
 

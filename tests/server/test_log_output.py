@@ -42,6 +42,7 @@ def test_the_first_start_logs_two_lines_and_its_internals_only_at_debug(
     assert [(line["level"], line["event"]) for line in lines] == [
         ("info", "migrations"),
         ("info", "listening"),
+        ("warning", "no API key configured: writes are open"),  # see docs/security.md
         ("info", "stopped"),
     ]
     assert lines[1] == {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from oncall_core import MemoryStore, StorageUnavailable, TeamState
-from oncall_server import Config, ServerConfig, create_app, load_config
+from oncall_server import ApiKeyConfig, Config, ServerConfig, create_app, load_config
 from tests.seed import WEEKDAY_SHIFT
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -154,7 +155,25 @@ def test_metrics_can_be_turned_off() -> None:
     assert response.json() == {"error": "Not Found"}
 
 
-def test_a_required_key_fails_closed_until_api_keys_are_there() -> None:
+def test_a_required_key_is_any_valid_api_key() -> None:
+    secret = "oncall_metrics-reader-0123456789abcdef0123456789"
+    key = ApiKeyConfig(
+        name="scraper", hash=hashlib.sha256(secret.encode()).hexdigest(), scope="read"
+    )
+    config = Config(
+        server=ServerConfig(metrics_requires_key=True, api_keys=(key,)), use_database=False
+    )
+    with TestClient(create_app(config)) as client:
+        for headers in ({}, {"Authorization": "Bearer anything"}):
+            response = client.get("/metrics", headers=headers)
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"] == "Bearer"
+        allowed = client.get("/metrics", headers={"Authorization": f"Bearer {secret}"})
+    assert allowed.status_code == 200
+    assert secret not in allowed.text
+
+
+def test_a_required_key_fails_closed_when_no_key_exists() -> None:
     config = Config(server=ServerConfig(metrics_requires_key=True), use_database=False)
     with TestClient(create_app(config)) as client:
         response = client.get("/metrics", headers={"Authorization": "Bearer anything"})

@@ -1,0 +1,250 @@
+"""Who may call what: every route's requirement, in one table, checked in one place.
+
+Theory of operation.  :data:`REQUIREMENTS` maps each endpoint to the scope it needs
+(``read`` for lookups and views, ``write`` also for what changes schedules,
+overrides and rotations, ``admin`` also for keys; ``None``: open to all) and to where
+its team is named: the ``{team}`` path segment, the ``team`` query parameter, or the
+``team`` of the JSON body (``POST /schedule``); or nowhere, for the routes that span
+every team.  :func:`protect` wraps every route's endpoint with :func:`_guard`, and
+refuses to build an app with a route the table does not list: a new route cannot
+be forgotten and served open.
+
+The guard decides, in this order:
+
+1. an open route (``/healthz``, ``/readyz``, ``/openapi.json``), or a server with no
+   key at all (:attr:`KeyRing.open <oncall_server._keys.KeyRing.open>`, the seed's
+   behaviour): allowed;
+2. no ``Authorization: Bearer`` key: allowed for a read unless
+   ``server.read_requires_key``, else 401 (:class:`Unauthorized`, with
+   ``WWW-Authenticate: Bearer``); a key that is not an active key: 401 always;
+3. a key whose scope is below the route's: 403 (:class:`Forbidden`);
+4. a key limited to teams: 403 unless the route's team is one of them, cleaned as
+   the handlers clean it (a route spanning every team is refused to such a key).
+
+A key is checked even where none is needed, so a team-limited key never reads
+another team.  The guard raises; ``_errors`` maps the errors.  Neither the key nor
+its hash ever appears in a message, and the key's name is kept in the request's
+state for whoever wants to log it.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Message
+
+from oncall_core import ValidationError, clean_text
+
+from . import _calendar, _metrics, _overrides, _routes, _schedules, _views
+from ._body import MAX_BODY
+from ._errors import Forbidden, PayloadTooLarge, Unauthorized
+from ._keys import KeyRing
+from ._requests import query
+
+Endpoint = Callable[[Request], Any]
+
+
+class Scope(enum.IntEnum):
+    """What a key may do; each scope allows what the one before it does, and more."""
+
+    READ = 1
+    WRITE = 2
+    ADMIN = 3
+
+
+class TeamFrom(enum.Enum):
+    """Where a route names its team."""
+
+    PATH = "path"  # the {team} segment
+    QUERY = "query"  # ?team=
+    BODY = "body"  # the JSON body's "team"
+    EVERY = "every"  # no one team: the route spans them all
+
+
+@attrs.frozen
+class Requirement:
+    """A route's scope (None: open to all) and where its team is named."""
+
+    scope: Scope | None
+    team: TeamFrom = TeamFrom.EVERY
+
+
+OPEN = Requirement(None)
+_READ, _WRITE = Requirement(Scope.READ, TeamFrom.PATH), Requirement(Scope.WRITE, TeamFrom.PATH)
+
+REQUIREMENTS: dict[Endpoint, Requirement] = {
+    _routes.who_is_on_call: Requirement(Scope.READ, TeamFrom.QUERY),
+    _routes.create_schedule: Requirement(Scope.WRITE, TeamFrom.BODY),
+    _schedules.list_teams: Requirement(Scope.READ),
+    _schedules.list_schedules: _READ,
+    _schedules.create_version: _WRITE,
+    _schedules.get_version: _READ,
+    _schedules.put_version: _WRITE,
+    _schedules.delete_version: _WRITE,
+    _schedules.list_versions: _READ,
+    _schedules.rotate: _WRITE,
+    _schedules.rotation_history: _READ,
+    _overrides.list_overrides: _READ,
+    _overrides.create_override: _WRITE,
+    _overrides.get_override: _READ,
+    _overrides.delete_override: _WRITE,
+    _overrides.swap: _WRITE,
+    _views.every_team_on_call: Requirement(Scope.READ),
+    _views.team_on_call: _READ,
+    _views.team_shifts: _READ,
+    _views.team_gaps: _READ,
+    _views.team_report: _READ,
+    _calendar.team_calendar: _READ,
+    _views.member_shifts: Requirement(Scope.READ),
+    _calendar.member_calendar: Requirement(Scope.READ),
+    _routes.healthz: OPEN,
+    _routes.readyz: OPEN,
+    _routes.openapi: OPEN,
+    # /metrics checks the key itself, as server.metrics_requires_key asks.
+    _metrics.metrics_endpoint: OPEN,
+}
+
+
+def protect(routes: Iterable[BaseRoute], extra: dict[Endpoint, Requirement]) -> list[BaseRoute]:
+    """``routes`` with each endpoint guarded by its requirement (:data:`REQUIREMENTS`,
+    then ``extra``).  Raises :class:`LookupError` for a route that neither lists."""
+    table = {**REQUIREMENTS, **extra}
+    guarded: list[BaseRoute] = []
+    for route in routes:
+        if not isinstance(route, Route):
+            raise LookupError(f"cannot guard {route!r}: not a Route")
+        if route.endpoint not in table:
+            raise LookupError(
+                f"no authorization requirement for {route.path} (oncall_server._auth)"
+            )
+        methods = sorted((route.methods or set()) - {"HEAD"})
+        endpoint = _guard(route.endpoint, table[route.endpoint])
+        guarded.append(type(route)(route.path, endpoint, methods=methods))
+    return guarded
+
+
+def _guard(endpoint: Endpoint, requirement: Requirement) -> Endpoint:
+    async def guarded(request: Request) -> Response:
+        ring: KeyRing | None = getattr(request.state, "keys", None)
+        if ring is None or ring.open:
+            return await endpoint(request)  # type: ignore[no-any-return]
+        secret = _bearer(request)
+        key = ring.find(secret) if secret is not None else None
+        if requirement.scope is None:
+            request.state.api_key = key  # for an open route that looks at it (/metrics)
+            response: Response = await endpoint(request)
+            return response if key is not None else _without_details(response)
+        if secret is not None and key is None:
+            raise Unauthorized("invalid API key")
+        if key is None:
+            if requirement.scope is Scope.READ and not ring.read_requires_key:
+                return await endpoint(request)  # type: ignore[no-any-return]
+            raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
+        request.state.key_name = key.name
+        if Scope[key.scope.upper()] < requirement.scope:
+            raise Forbidden(f"this key's scope ({key.scope}) does not allow this")
+        if key.teams:
+            team, request = await _team(request, requirement.team)
+            if team is None:
+                raise Forbidden("this key is limited to some teams; this route spans all")
+            if team not in key.teams:
+                raise Forbidden(f"this key may not use team {team!r}")
+        return await endpoint(request)  # type: ignore[no-any-return]
+
+    guarded.__name__ = guarded.__qualname__ = getattr(endpoint, "__name__", "endpoint")
+    guarded.__doc__ = endpoint.__doc__
+    return guarded
+
+
+def _bearer(request: Request) -> str | None:
+    # Another scheme (say Basic, from a proxy) is not ours: as if no key were given.
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    return secret.strip() if scheme.lower() == "bearer" and secret.strip() else None
+
+
+async def _team(request: Request, where: TeamFrom) -> tuple[str | None, Request]:
+    """The team the request is about (cleaned as its handler cleans it), and the
+    request to hand on (a body read here is replayed to the handler)."""
+    if where is TeamFrom.PATH:
+        return clean_text(request.path_params["team"], "team"), request
+    if where is TeamFrom.QUERY:
+        return (
+            clean_text(
+                query(request, "team") or None, "team", missing="team query parameter is required"
+            ),
+            request,
+        )
+    if where is TeamFrom.EVERY:
+        return None, request
+    body = await _raw_body(request)
+
+    async def replay() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        team = json.loads(body).get("team")
+        named = clean_text(team, "team") if isinstance(team, str) else None
+    except (ValueError, RecursionError, AttributeError, ValidationError):
+        named = None  # no team this key may use
+    return named, Request(request.scope, replay)
+
+
+async def _raw_body(request: Request) -> bytes:
+    # The size limit of _body.json_body; the handler parses the body as usual.
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise PayloadTooLarge(f"request body is larger than {MAX_BODY} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise PayloadTooLarge(f"request body is larger than {MAX_BODY} bytes")
+    return bytes(body)
+
+
+def _without_details(response: Response) -> Response:
+    # /readyz's reason for a 503 may quote the database: only for callers with a key.
+    if response.status_code == 503 and isinstance(response, JSONResponse):
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    return response
+
+
+def secured(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI ``document`` with the bearer scheme and each operation's
+    requirement, derived from :data:`REQUIREMENTS`: none for an open route, else a
+    key or none (while no key exists the server is open), with the scope the key
+    needs as ``x-oncall-scope``, and the 401 and 403 answers."""
+    document["components"]["securitySchemes"] = {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key (docs/security.md); none needed while no key exists",
+        }
+    }
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for route in _routes.ROUTES:
+        assert isinstance(route, Route)
+        requirement = REQUIREMENTS[route.endpoint]
+        for method in (route.methods or set()) - {"HEAD"}:
+            operation = document["paths"].get(route.path, {}).get(method.lower())
+            if operation is None:
+                continue
+            if requirement.scope is None:
+                operation["security"] = []
+                continue
+            operation["security"] = [{"bearer": []}, {}]
+            operation["x-oncall-scope"] = requirement.scope.name.lower()
+            operation["responses"].setdefault(
+                "401", {"description": "No API key, or not a valid one", **error}
+            )
+            operation["responses"].setdefault(
+                "403", {"description": "The key's scope or teams do not allow it", **error}
+            )
+    return document

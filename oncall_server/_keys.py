@@ -1,0 +1,193 @@
+"""API keys in memory: the table every request's key is looked up in.
+
+Theory of operation.  A key is a random secret (:func:`new_secret`, 256 bits); only
+its SHA-256 hash is ever stored (:func:`hash_secret`).  A fast unsalted hash is
+enough here, unlike for passwords: a slow or salted hash protects low-entropy
+secrets from guessing, and nobody can guess 256 random bits, so the hash of a key
+is as hard to invert as the key is to guess.  A fast hash also keeps the check
+cheap on every request.
+
+:class:`KeyRing` holds the keys by hash.  A request's key is hashed and looked up
+in a dict: no database round trip, and no comparison of the secret itself.  The
+lookup is not constant time, but what it may leak is how much of the *hash* of
+the caller's guess matches a stored hash, which tells nothing about any key (the
+hash cannot be steered).  So this is what ``hmac.compare_digest`` would give.
+
+Where the keys come from: the configuration's ``server.api_keys`` always; and in
+PostgreSQL modes the ``api_keys`` table too, read again every
+:data:`REFRESH_INTERVAL` seconds by a task of the ring, so a key created or revoked
+with ``oncall-server keys`` counts on every replica within about a second.  A
+failed refresh keeps the keys already loaded (an outage never opens the server).
+The ring is *open* (every request allowed, as in the seed) only while no key was
+ever configured or created: a revoked key still counts, so revoking the last key
+does not open the server again.  When a key is used the ring notes the time in
+memory; the same task writes the notes every :data:`TOUCH_INTERVAL` seconds in one
+statement (``last_used_at`` is then at most that late), and at shutdown.  The ring
+lives on the server's event loop; its dict is replaced whole, never mutated, so a
+lookup always sees one consistent table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from oncall_core import OncallError
+from oncall_pg import KeyRecord, PostgresKeys
+
+from ._config import Config
+
+log = logging.getLogger("oncall_server")
+
+REFRESH_INTERVAL = 1.0  # seconds between two reads of the api_keys table
+TOUCH_INTERVAL = 60.0  # seconds between two writes of the keys' last_used_at
+
+SECRET_PREFIX = "oncall_"  # makes a leaked key easy to recognise (secret scanners)
+
+
+def new_secret() -> str:
+    """A new API key: :data:`SECRET_PREFIX` and 256 random bits, URL-safe."""
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> str:
+    """The hex SHA-256 of ``secret``: what is stored of a key (see the module docstring)."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def configured_keys(config: Config) -> tuple[KeyRecord, ...]:
+    """The keys of ``server.api_keys``."""
+    return tuple(
+        KeyRecord(name=key.name, hash=key.hash, scope=key.scope, teams=key.teams)
+        for key in config.server.api_keys
+    )
+
+
+class KeyRing:
+    """The API keys the server accepts, by hash (see the module docstring)."""
+
+    def __init__(
+        self,
+        configured: Iterable[KeyRecord] = (),
+        *,
+        read_requires_key: bool = False,
+        stored: PostgresKeys | None = None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        """``configured`` keys always count; ``stored`` ones too once :meth:`refresh`
+        has read them."""
+        self.read_requires_key = read_requires_key
+        self._configured = tuple(configured)
+        self._stored = stored
+        self._clock = clock
+        self._by_hash: dict[str, KeyRecord] = {key.hash: key for key in self._configured}
+        self._ever = bool(self._configured)
+        self._used: dict[str, datetime] = {}  # name -> last use not yet written
+
+    @property
+    def open(self) -> bool:
+        """Whether no key was ever configured or created: then every request is allowed."""
+        return not self._ever
+
+    def find(self, secret: str) -> KeyRecord | None:
+        """The active key whose secret this is, or None; notes that it was used."""
+        key = self._by_hash.get(hash_secret(secret))
+        if key is not None and self._stored is not None:
+            self._used[key.name] = self._clock()
+        return key
+
+    async def records(self) -> tuple[KeyRecord, ...]:
+        """Every key: the configured ones, then the stored ones (revoked too)."""
+        stored = await self._stored.list() if self._stored is not None else ()
+        return (*self._configured, *stored)
+
+    async def refresh(self) -> None:
+        """Read the stored keys again (raises the store's errors)."""
+        if self._stored is None:
+            return
+        records = await self._stored.list()
+        table = {key.hash: key for key in self._configured}
+        table.update({key.hash: key for key in records if key.revoked_at is None})
+        self._by_hash = table  # replaced whole: lookups never see half a table
+        self._ever = bool(self._configured or records)
+
+    async def flush(self) -> None:
+        """Write the noted uses of keys (``last_used_at``), in one statement."""
+        if self._stored is None or not self._used:
+            return
+        used, self._used = self._used, {}
+        try:
+            await self._stored.touch(used)
+        except OncallError:
+            # Kept for the next attempt, unless a newer use was noted meanwhile.
+            self._used = {**used, **self._used}
+            raise
+
+    async def _run(self, refresh_every: float, touch_every: float) -> None:
+        # Ends when cancelled (at shutdown); each round sleeps first.
+        loop = asyncio.get_running_loop()
+        touched = loop.time()
+        while True:
+            await asyncio.sleep(refresh_every)
+            try:
+                await self.refresh()
+                if loop.time() - touched >= touch_every:
+                    touched = loop.time()
+                    await self.flush()
+            except OncallError as error:
+                log.warning("api keys not refreshed", extra={"fields": {"error": str(error)}})
+
+
+@asynccontextmanager
+async def running(
+    ring: KeyRing,
+    *,
+    refresh_every: float = REFRESH_INTERVAL,
+    touch_every: float = TOUCH_INTERVAL,
+) -> AsyncIterator[KeyRing]:
+    """``ring`` loaded and kept fresh for the duration of the block; the noted uses
+    are written at the end.  Logs a warning if the server is open (no key)."""
+    await ring.refresh()
+    if ring.open:
+        log.warning("no API key configured: writes are open", extra={"fields": {}})
+    task = asyncio.create_task(ring._run(refresh_every, touch_every))
+    try:
+        yield ring
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        with contextlib.suppress(OncallError):
+            await ring.flush()
+
+
+def shown(key: KeyRecord) -> dict[str, object]:
+    """A key as ``GET /keys`` and ``keys list`` show it: never its secret or hash."""
+    return {
+        "name": key.name,
+        "scope": key.scope,
+        "teams": list(key.teams),
+        **{
+            field: value.isoformat() if value is not None else None
+            for field, value in [
+                ("created_at", key.created_at),
+                ("last_used_at", key.last_used_at),
+                ("revoked_at", key.revoked_at),
+            ]
+        },
+    }
+
+
+async def list_keys(request: Request) -> Response:
+    """``GET /keys`` (admin): every key, revoked ones too, without secrets or hashes."""
+    ring: KeyRing = request.state.keys
+    return JSONResponse({"keys": [shown(key) for key in await ring.records()]})

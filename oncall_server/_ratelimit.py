@@ -21,7 +21,6 @@ between reading and updating a bucket, so no lock is needed.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections import OrderedDict
@@ -40,12 +39,20 @@ class _Bucket:
 
 
 def client_of(scope: Scope) -> str:
-    """Who a request counts against: ``key:`` and a hash of its ``Authorization``
-    header when it has one, else ``address:`` and the client's address."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            # A hash, not the token: nothing here can leak it.
-            return "key:" + hashlib.sha256(value).hexdigest()[:32]
+    """Who a request counts against: ``key:`` and the name of the valid API key it
+    carries, else ``address:`` and the client's address.
+
+    Only a key the server knows gets a bucket of its own: made-up tokens would
+    otherwise each get a fresh one, and dodge the address's limit.
+    """
+    ring = scope.get("state", {}).get("keys")
+    if ring is not None and not ring.open:
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, secret = value.decode("latin-1").partition(" ")
+                key = ring.find(secret.strip()) if scheme.lower() == "bearer" else None
+                if key is not None:
+                    return f"key:{key.name}"
     client = scope.get("client")
     return f"address:{client[0] if client else 'unknown'}"
 

@@ -3,13 +3,23 @@ refilled by an injected clock."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from starlette.testclient import TestClient
 
 from oncall_core import MemoryStore
-from oncall_server import Config, ServerConfig, create_app
+from oncall_server import ApiKeyConfig, Config, ServerConfig, create_app
+
+SECRETS = {
+    "a": "oncall_rate-a-0123456789abcdef0123456789abcdef",
+    "b": "oncall_rate-b-0123456789abcdef0123456789abcdef",
+}
+KEYS = tuple(
+    ApiKeyConfig(name=name, hash=hashlib.sha256(secret.encode()).hexdigest(), scope="read")
+    for name, secret in SECRETS.items()
+)
 
 
 class Timer:
@@ -42,7 +52,7 @@ def clients(timer: Timer, **server: object) -> Iterator[Callable[[str], TestClie
 
 
 def statuses(client: TestClient, count: int, token: str | None = None) -> list[int]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = {"Authorization": f"Bearer {SECRETS.get(token, token)}"} if token else {}
     return [client.get("/healthz", headers=headers).status_code for _ in range(count)]
 
 
@@ -84,13 +94,21 @@ def test_each_address_has_its_own_bucket() -> None:
 
 
 def test_a_key_has_its_own_bucket_which_follows_it_across_addresses() -> None:
-    with clients(Timer(), rate_limit=1.0, rate_limit_burst=2) as at:
+    with clients(Timer(), rate_limit=1.0, rate_limit_burst=2, api_keys=KEYS) as at:
         assert statuses(at("10.0.0.1"), 2) == [200, 200]
         assert statuses(at("10.0.0.1"), 1) == [429]  # the address is spent...
         assert statuses(at("10.0.0.1"), 2, token="a") == [200, 200]  # ...not key a
         assert statuses(at("10.0.0.2"), 1, token="a") == [429]  # key a, from elsewhere
         assert statuses(at("10.0.0.2"), 2, token="b") == [200, 200]
         assert statuses(at("10.0.0.2"), 2) == [200, 200]  # the address without a key
+
+
+def test_a_made_up_token_counts_against_the_address() -> None:
+    # Only a key the server knows has a bucket of its own; fresh tokens get none.
+    with clients(Timer(), rate_limit=1.0, rate_limit_burst=2, api_keys=KEYS) as at:
+        assert statuses(at("10.0.0.1"), 2) == [200, 200]
+        assert statuses(at("10.0.0.1"), 1, token="made-up-1") == [429]
+        assert statuses(at("10.0.0.1"), 1, token="made-up-2") == [429]
 
 
 def test_the_buckets_kept_are_bounded() -> None:

@@ -82,6 +82,8 @@ DEFAULTS: dict[str, Any] = {
         "port": 1373,
         "body_timeout": 10.0,
         "max_connections": 1000,
+        "api_keys": [],
+        "read_requires_key": False,
         # Metrics, rate limits and CORS
         "metrics": True,
         "metrics_requires_key": False,
@@ -89,8 +91,6 @@ DEFAULTS: dict[str, Any] = {
         "rate_limit_burst": 20,
         "rate_limit_clients": 10000,
         "cors_origins": "",
-        "api_keys": [],
-        "read_requires_key": False,
     },
     "database": {
         "url": None,

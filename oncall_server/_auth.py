@@ -43,8 +43,8 @@ from starlette.types import Message
 from oncall_core import ValidationError, clean_text
 
 from . import _calendar, _metrics, _overrides, _routes, _schedules, _views
-from ._body import MAX_BODY
-from ._errors import Forbidden, PayloadTooLarge, Unauthorized
+from ._body import read_body
+from ._errors import Forbidden, Unauthorized
 from ._keys import KeyRing
 from ._requests import query
 
@@ -189,7 +189,7 @@ async def _team(request: Request, where: TeamFrom) -> tuple[str | None, Request]
         )
     if where is TeamFrom.EVERY:
         return None, request
-    body = await _raw_body(request)
+    body = await read_body(request)
 
     async def replay() -> Message:
         return {"type": "http.request", "body": body, "more_body": False}
@@ -200,19 +200,6 @@ async def _team(request: Request, where: TeamFrom) -> tuple[str | None, Request]
     except (ValueError, RecursionError, AttributeError, ValidationError):
         named = None  # no team this key may use
     return named, Request(request.scope, replay)
-
-
-async def _raw_body(request: Request) -> bytes:
-    # The size limit of _body.json_body; the handler parses the body as usual.
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise PayloadTooLarge(f"request body is larger than {MAX_BODY} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise PayloadTooLarge(f"request body is larger than {MAX_BODY} bytes")
-    return bytes(body)
 
 
 def _without_details(response: Response) -> Response:

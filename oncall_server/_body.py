@@ -27,14 +27,7 @@ async def json_body(request: Request, *, empty: Any = None) -> Any:
     the length or not), and :class:`ValidationError` ``invalid request body`` for
     a body that is not JSON or nests deeper than :data:`MAX_DEPTH`.
     """
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise PayloadTooLarge(f"request body is larger than {MAX_BODY} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise PayloadTooLarge(f"request body is larger than {MAX_BODY} bytes")
+    body = await read_body(request)
     if empty is not None and not body:
         return empty
     try:
@@ -62,3 +55,17 @@ def _depth(value: Any) -> int:
             deepest = max(deepest, depth)
             stack.extend((child, depth) for child in item)
     return deepest
+
+
+async def read_body(request: Request) -> bytes:
+    """The request's body, read to its end; :class:`PayloadTooLarge` beyond
+    :data:`MAX_BODY` (whether the client declared the length or not)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise PayloadTooLarge(f"request body is larger than {MAX_BODY} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise PayloadTooLarge(f"request body is larger than {MAX_BODY} bytes")
+    return bytes(body)

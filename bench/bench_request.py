@@ -22,8 +22,8 @@ key cost: our app on the memory store at level warning with metrics off, on,
 and on with ``server.read_requires_key`` and the key sent with each request,
 side by side, rounds interleaved (each goes first in turn) so that a drift of
 the machine, and the edge the first of a round has, fall on all alike, best of
-9 rounds each, and their ratios to off (issue 12's target: at most 1.10).  ``--metrics`` runs only that
-comparison (no PostgreSQL, a few seconds).
+9 rounds each, and their ratios to off (issue 12's target: at most 1.10).
+``--metrics`` runs only that comparison (no PostgreSQL, a few seconds).
 
 White-box on purpose: it wraps the hello-world app in
 ``oncall_server._logging.RequestLog`` and sets up logging with that module's

@@ -30,6 +30,9 @@ from ._errors import (
     PreconditionFailed,
     ScheduleExists,
     ValidationError,
+    override_not_found,
+    schedule_not_found,
+    team_not_found,
 )
 from ._model import Deletion, Override, RotationChange, Schedule, TeamState
 from ._time import supported_instant, to_datetime
@@ -170,24 +173,31 @@ def rotation_change(
     return RotationChange(schedule=name, effective=moment, position=position)
 
 
-def override_creation(
-    state: TeamState | None, team: str, override: Override, now: datetime
-) -> Override:
-    """The override an add of ``override`` stores: it starts now or later.
+def check_new_override(override: Override) -> None:
+    """Raise :class:`ValidationError` when an override to add already has an id."""
+    if override.id is not None:
+        raise ValidationError("a new override must not have an id", field="id")
 
-    A start less than :data:`CLOCK_DRIFT` ago is taken as now; an earlier one is
-    refused (:class:`PastIsReadOnly`, field ``start``), as is an end that is not
-    after the start it then has.  Raises :class:`NotFound` for an unknown team, or
-    a schedule the team never had.
+
+def override_creation(
+    state: TeamState | None, team: str, override: Override, now: datetime | None
+) -> Override:
+    """The override an add of ``override`` stores.
+
+    With ``now`` it starts now or later: a start less than :data:`CLOCK_DRIFT` ago
+    is taken as now; an earlier one is refused (:class:`PastIsReadOnly`, field
+    ``start``), as is an end that is not after the start it then has.  Without
+    ``now`` it is stored as it is.  Either way, raises :class:`ValidationError`
+    for an override that already has an id, and :class:`NotFound` for an
+    unknown team or a schedule the team never had.
     """
+    check_new_override(override)
     if state is None:
-        raise NotFound(f"no team named {team!r}", team=team)
+        raise team_not_found(team)
     if override.schedule is not None and not state.history(override.schedule):
-        raise NotFound(
-            f"team {team!r} has no schedule named {override.schedule!r}",
-            team=team,
-            name=override.schedule,
-        )
+        raise schedule_not_found(team, override.schedule)
+    if now is None:
+        return override
     start = effective_from(override.start, now, "start")
     if override.end <= start:
         raise ValidationError("override end must be after its start (now)", field="end")
@@ -195,17 +205,20 @@ def override_creation(
 
 
 def override_removal(
-    state: TeamState | None, team: str, override_id: int, now: datetime
+    state: TeamState | None, team: str, override_id: int, now: datetime | None
 ) -> Override | None:
-    """What a delete of an override leaves: None when it has not started (it goes),
-    the override ending ``now`` when it is under way.
+    """What a delete of an override leaves: None when it goes, the override ending
+    ``now`` when it is under way.
 
-    Raises :class:`NotFound` for an unknown id and :class:`Conflict` for an
-    override that has ended: the past is read-only.
+    Without ``now`` every override goes.  With it the past is read-only: one that
+    has not started goes, one under way ends now, and one that has ended is a
+    :class:`Conflict`.  Raises :class:`NotFound` for an unknown id.
     """
     found = next((o for o in state.overrides if o.id == override_id), None) if state else None
     if found is None:
-        raise NotFound(f"team {team!r} has no override {override_id}", team=team)
+        raise override_not_found(team, override_id)
+    if now is None:
+        return None
     current = to_datetime(supported_instant(now, "now"))
     if found.end <= current:
         raise Conflict(

@@ -66,3 +66,18 @@ class PreconditionFailed(OncallError):
 
 class StorageUnavailable(OncallError):
     """The store cannot be reached; the request changed nothing and may be retried."""
+
+
+def schedule_not_found(team: str, name: str) -> NotFound:
+    """The error for a schedule that does not exist."""
+    return NotFound(f"team {team!r} has no schedule named {name!r}", team=team, name=name)
+
+
+def team_not_found(team: str) -> NotFound:
+    """The error for a team that does not exist."""
+    return NotFound(f"no team named {team!r}", team=team)
+
+
+def override_not_found(team: str, override_id: int) -> NotFound:
+    """The error for an override that does not exist."""
+    return NotFound(f"team {team!r} has no override {override_id}", team=team)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from ._errors import NotFound, Unprocessable, ValidationError
+from ._errors import NotFound, Unprocessable, ValidationError, schedule_not_found
 from ._model import Gap, Override, RotationKind, Shift, Source, TeamState, Turn
 from ._plan import Plan, same_answer
 from ._resolve import Answer, compile_team, next_change, resolve
@@ -58,7 +58,7 @@ def _compiled(team: TeamState, schedule: str | None) -> CompiledTeam:
     if schedule is None:
         return compiled
     if not team.history(schedule):
-        raise NotFound(f"no schedule named {schedule!r}", team=team.team, name=schedule)
+        raise schedule_not_found(team.team, schedule)
     return compiled.alone(schedule)
 
 

@@ -30,6 +30,7 @@ import attrs
 
 from ._edits import (
     CLOCK_DRIFT,
+    check_new_override,
     check_revision,
     creation,
     deletion,
@@ -39,7 +40,12 @@ from ._edits import (
     override_removal,
     rotation_change,
 )
-from ._errors import NotFound, ValidationError
+from ._errors import (
+    ValidationError,
+    override_not_found,
+    schedule_not_found,
+    team_not_found,
+)
 from ._model import Deletion, Override, RotationChange, Schedule, TeamState
 
 __all__ = [
@@ -194,27 +200,6 @@ def check_limit(limit: int | None) -> None:
         raise ValidationError("limit must be a non-negative integer", field="limit")
 
 
-def check_new_override(override: Override) -> None:
-    """Raise :class:`ValidationError` when an override to add already has an id."""
-    if override.id is not None:
-        raise ValidationError("a new override must not have an id", field="id")
-
-
-def schedule_not_found(team: str, name: str) -> NotFound:
-    """The error for a schedule that does not exist."""
-    return NotFound(f"team {team!r} has no schedule named {name!r}", team=team, name=name)
-
-
-def team_not_found(team: str) -> NotFound:
-    """The error for a team that does not exist."""
-    return NotFound(f"no team named {team!r}", team=team)
-
-
-def override_not_found(team: str, override_id: int) -> NotFound:
-    """The error for an override that does not exist."""
-    return NotFound(f"team {team!r} has no override {override_id}", team=team)
-
-
 # The reference store.  Every method completes without awaiting, so on one
 # asyncio event loop each call is atomic; it is not meant to be shared between
 # threads.  A team's TeamState is built once per change and handed out as the same
@@ -312,18 +297,11 @@ class MemoryStore:
         self, team: str, overrides: Sequence[Override], *, now: datetime | None = None
     ) -> tuple[Override, ...]:
         """See :meth:`Store.add_overrides`."""
-        record = self._teams.get(team)
-        if record is None:
-            raise team_not_found(team)
-        state = record.state
+        state = self._state(team)
         stored = []
         for offset, override in enumerate(overrides, start=1):
-            check_new_override(override)
-            if now is not None:
-                override = override_creation(state, team, override, now)
-            elif override.schedule is not None:
-                self._named(team, override.schedule)
-            stored.append(attrs.evolve(override, id=self._last_override_id + offset))
+            adding = override_creation(state, team, override, now)
+            stored.append(attrs.evolve(adding, id=self._last_override_id + offset))
         self._keep(attrs.evolve(state, overrides=(*state.overrides, *stored)))
         self._last_override_id += len(stored)
         return tuple(stored)
@@ -343,13 +321,9 @@ class MemoryStore:
     ) -> Override | None:
         """See :meth:`Store.delete_override`."""
         record = self._teams.get(team)
-        state = record.state if record is not None else TeamState(team=team)
-        if now is not None:
-            ended = override_removal(state, team, override_id, now)
-        elif not any(o.id == override_id for o in state.overrides):
-            raise override_not_found(team, override_id)
-        else:
-            ended = None
+        state = record.state if record is not None else None
+        ended = override_removal(state, team, override_id, now)
+        assert state is not None  # override_removal found the override in it
         overrides = [ended if o.id == override_id else o for o in state.overrides]
         self._keep(attrs.evolve(state, overrides=[o for o in overrides if o is not None]))
         return ended

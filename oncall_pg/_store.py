@@ -31,7 +31,6 @@ from oncall_core import Deletion, Override, RotationChange, Schedule, TeamState,
 from oncall_core.store import (
     TeamSummary,
     check_limit,
-    check_new_override,
     creation,
     deletion,
     edit,
@@ -336,7 +335,7 @@ class PostgresStore:
         async def work(connection: Connection) -> tuple[Override, ...]:
             team_id = await _optional(connection, "lock_team", team=team)
             state = await _load_team(connection, team) if team_id is not None else None
-            adding = [_override_to_add(state, team, override, now) for override in overrides]
+            adding = [override_creation(state, team, override, now) for override in overrides]
             if state is None:
                 raise team_not_found(team)
             # Building the state this write produces is the check.
@@ -387,21 +386,6 @@ class PostgresStore:
             return ended
 
         return await self._write(work, team=team)
-
-
-def _override_to_add(
-    state: TeamState | None, team: str, override: Override, now: datetime | None
-) -> Override:
-    """What an add stores of ``override``: with ``now``, as :func:`override_creation`
-    makes it; without, as it is, once the team and its schedule are found."""
-    check_new_override(override)
-    if now is not None:
-        return override_creation(state, team, override, now)
-    if state is None:
-        raise team_not_found(team)
-    if override.schedule is not None and not state.history(override.schedule):
-        raise schedule_not_found(team, override.schedule)
-    return override
 
 
 async def _one(connection: Connection, query: str, **params: Any) -> Any:

@@ -20,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from oncall_core import (
-    NotFound,
     Override,
     ValidationError,
     clean_text,
@@ -145,8 +144,6 @@ async def swap(request: Request) -> Response:
     state = await store.load_team(team)
     if state is None:
         raise team_not_found(team)
-    if not state.history(schedule):
-        raise NotFound(f"team {team!r} has no schedule named {schedule!r}", team=team)
     pair = swap_overrides(state, schedule, first, second)
     stored = await store.add_overrides(team, pair, now=now(request))
     return JSONResponse({"overrides": [to_json(o) for o in stored]}, status_code=201)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -69,3 +70,13 @@ async def read_body(request: Request) -> bytes:
         if len(body) > MAX_BODY:
             raise PayloadTooLarge(f"request body is larger than {MAX_BODY} bytes")
     return bytes(body)
+
+
+def only_fields(data: object, allowed: frozenset[str]) -> Mapping[str, Any]:
+    """A body that is a JSON object with only ``allowed`` fields (400 naming another)."""
+    if not isinstance(data, dict):
+        raise ValidationError("invalid request body")
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValidationError(f"unknown field: {unknown[0]}", field=unknown[0])
+    return data

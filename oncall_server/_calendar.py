@@ -44,8 +44,8 @@ from starlette.responses import Response
 
 from oncall_core import Shift, Source, TeamState, format_instant, oncall_at, timeline
 
-from ._requests import now, team_segment, time_range
-from ._views import member_segment, member_timeline, team_state
+from ._requests import now, team_segment, team_state, time_range
+from ._views import member_segment, member_timeline
 
 BACK = timedelta(days=7)
 """How far before now a feed starts, without ``from``."""

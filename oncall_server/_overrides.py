@@ -29,9 +29,9 @@ from oncall_core import (
 )
 from oncall_core.store import override_not_found, team_not_found
 
-from ._body import json_body
+from ._body import json_body, only_fields
 from ._pages import page, page_request
-from ._requests import instant_or_now, now, store_of, team_segment
+from ._requests import instant_or_now, now, store_of, team_segment, team_state
 
 OVERRIDE_FIELDS = frozenset({"member", "start", "end", "schedule", "reason"})
 """The fields of a ``POST /teams/{team}/overrides`` body."""
@@ -44,16 +44,6 @@ MAX_ID = 2**63 - 1
 def override_location(team: str, override_id: int | None) -> str:
     """The path of an override."""
     return f"/teams/{quote(team, safe='')}/overrides/{override_id}"
-
-
-def fields(data: object, allowed: frozenset[str]) -> Mapping[str, Any]:
-    """A body that is a JSON object with only ``allowed`` fields (400 naming another)."""
-    if not isinstance(data, dict):
-        raise ValidationError("invalid request body")
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ValidationError(f"unknown field: {unknown[0]}", field=unknown[0])
-    return data
 
 
 def _instant(body: Mapping[str, Any], field: str, moment: datetime) -> datetime:
@@ -75,7 +65,7 @@ def _override_id(request: Request) -> int:
 async def create_override(request: Request) -> Response:
     """``POST /teams/{team}/overrides``: 201 with the override, its id and Location."""
     team = team_segment(request)
-    body = fields(await json_body(request), OVERRIDE_FIELDS)
+    body = only_fields(await json_body(request), OVERRIDE_FIELDS)
     moment = now(request)
     override = Override(
         member=clean_text(body.get("member"), "member"),
@@ -134,16 +124,12 @@ async def swap(request: Request) -> Response:
     """``POST /teams/{team}/swaps``: the members of the two shifts of ``schedule`` that
     start at ``shifts`` trade them; 201 with the two overrides that do it."""
     team = team_segment(request)
-    body = fields(await json_body(request), SWAP_FIELDS)
+    body = only_fields(await json_body(request), SWAP_FIELDS)
     schedule = clean_text(body.get("schedule"), "schedule")
     shifts = body.get("shifts")
     if not isinstance(shifts, list) or len(shifts) != 2:
         raise ValidationError("shifts must be the start instants of two shifts", field="shifts")
     first, second = (parse_instant(text, field="shifts") for text in shifts)
-    store = store_of(request)
-    state = await store.load_team(team)
-    if state is None:
-        raise team_not_found(team)
-    pair = swap_overrides(state, schedule, first, second)
-    stored = await store.add_overrides(team, pair, now=now(request))
+    pair = swap_overrides(await team_state(request, team), schedule, first, second)
+    stored = await store_of(request).add_overrides(team, pair, now=now(request))
     return JSONResponse({"overrides": [to_json(o) for o in stored]}, status_code=201)

@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 import attrs
 from starlette.requests import Request
 
-from oncall_core import Store, ValidationError, clean_text, parse_instant
+from oncall_core import Store, TeamState, ValidationError, clean_text, parse_instant
+from oncall_core.store import team_not_found
 
 
 def query(request: Request, name: str) -> str | None:
@@ -98,6 +99,14 @@ def now(request: Request) -> datetime:
     """The server's clock (the only place the server reads the time)."""
     clock: Callable[[], datetime] = request.state.clock
     return clock()
+
+
+async def team_state(request: Request, team: str) -> TeamState:
+    """The team's state; 404 for an unknown team."""
+    state = await store_of(request).load_team(team)
+    if state is None:
+        raise team_not_found(team)
+    return state
 
 
 def team_and_name(request: Request) -> tuple[str, str]:

@@ -45,10 +45,9 @@ from oncall_core.store import (
     effective_from,
     rotation_change,
     schedule_not_found,
-    team_not_found,
 )
 
-from ._body import json_body
+from ._body import json_body, only_fields
 from ._pages import page, page_request
 from ._requests import (
     etag,
@@ -59,6 +58,7 @@ from ._requests import (
     store_of,
     team_and_name,
     team_segment,
+    team_state,
 )
 
 T = TypeVar("T")
@@ -108,16 +108,6 @@ def deletion_json(team: str, ended: Deletion) -> dict[str, Any]:
 
 def _micros(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1)
-
-
-def _fields(data: object, allowed: frozenset[str]) -> Mapping[str, Any]:
-    """A body that is a JSON object with only ``allowed`` fields."""
-    if not isinstance(data, dict):
-        raise ValidationError("invalid request body")
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ValidationError(f"unknown field: {unknown[0]}", field=unknown[0])
-    return data
 
 
 def _from_path(data: Mapping[str, Any], **path: str) -> dict[str, Any]:
@@ -198,9 +188,7 @@ async def list_schedules(request: Request) -> Response:
     team = team_segment(request)
     at = instant_query(request, "at") or now(request)
     asked = page_request(request, lambda key: isinstance(key, int) and not isinstance(key, bool))
-    state = await _state(request, team)
-    if state is None:
-        raise team_not_found(team)
+    state = await team_state(request, team)
     places = {name: index for index, name in enumerate(state.names)}
     schedules, next_cursor = page(state.in_force(at), lambda s: places[s.name], asked)
     return JSONResponse({"schedules": [to_json(s) for s in schedules], "next_cursor": next_cursor})
@@ -209,7 +197,7 @@ async def list_schedules(request: Request) -> Response:
 async def create_version(request: Request) -> Response:
     """``POST /teams/{team}/schedules``: create a schedule (or re-create a deleted one)."""
     team = team_segment(request)
-    body = _from_path(_fields(await json_body(request), SCHEDULE_FIELDS), team=team)
+    body = _from_path(only_fields(await json_body(request), SCHEDULE_FIELDS), team=team)
     moment = now(request)
     schedule = parse_schedule_request(body, created_at=moment)
     before = await _state(request, team)
@@ -280,7 +268,7 @@ async def put_version(request: Request) -> Response:
     absent); with ``?dry_run=true``, the shifts before and after, storing nothing."""
     team, name = team_and_name(request)
     dry_run = flag_query(request, "dry_run")
-    body = _from_path(_fields(await json_body(request), SCHEDULE_FIELDS), team=team, name=name)
+    body = _from_path(only_fields(await json_body(request), SCHEDULE_FIELDS), team=team, name=name)
     moment = now(request)
     requested = body.get("effective")
     effective = effective_from(
@@ -340,7 +328,7 @@ async def rotate(request: Request) -> Response:
     turn to member ``to``, at ``at`` (now when absent); 201 with the change and the turn
     in progress then."""
     team, name = team_and_name(request)
-    body = _fields(await json_body(request, empty={}), ROTATE_FIELDS)
+    body = only_fields(await json_body(request, empty={}), ROTATE_FIELDS)
     to = body.get("to")
     if to is not None and not isinstance(to, str):
         raise ValidationError("to must be a string", field="to")

@@ -29,10 +29,9 @@ from oncall_core import (
     timeline,
     to_json,
 )
-from oncall_core.store import team_not_found
 
 from ._pages import page, page_request
-from ._requests import instant_or_now, now, query, store_of, team_segment, time_range
+from ._requests import instant_or_now, now, query, store_of, team_segment, team_state, time_range
 
 DEFAULT_SPAN = timedelta(days=7)
 """How far ahead of ``from`` (or now) shifts, gaps and reports look without ``to``."""
@@ -56,14 +55,6 @@ def on_call_json(answer: OnCall) -> dict[str, Any]:
 def member_segment(request: Request) -> str:
     """The ``{member}`` path segment, cleaned as the model cleans it."""
     return clean_text(request.path_params["member"], "member")
-
-
-async def team_state(request: Request, team: str) -> TeamState:
-    """The team's state; 404 for an unknown team."""
-    state = await store_of(request).load_team(team)
-    if state is None:
-        raise team_not_found(team)
-    return state
 
 
 def _instant_asked(request: Request) -> datetime:

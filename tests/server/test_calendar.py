@@ -22,24 +22,8 @@ from starlette.testclient import TestClient
 
 from tests.server.conftest import NOW, Clock
 from tests.server.test_process import Server
+from tests.server.test_views import BACKUP, DAY
 
-EVERY_DAY = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-DAY = {
-    "name": "Day",
-    "members": ["Ann", "Bob"],
-    "days": EVERY_DAY,
-    "start": "9:00AM",
-    "end": "5:00PM",
-    "priority": 1,
-    "rotation": {"kind": "daily", "start": "2025-04-21T09:00:00Z"},
-}
-BACKUP = {
-    "name": "Backup",
-    "members": ["Cy"],
-    "days": EVERY_DAY,
-    "start": "8:00AM",
-    "end": "8:00PM",
-}
 REASON = "Ann's dentist, then the school run; Bob covers (über-long reason, folded) " * 3
 WEEK = "from=2025-04-29T00:00:00Z&to=2025-05-06T00:00:00Z"
 

@@ -45,7 +45,7 @@ from oncall_core import ValidationError, clean_text
 from . import _calendar, _metrics, _overrides, _routes, _schedules, _views
 from ._body import read_body
 from ._errors import Forbidden, Unauthorized
-from ._keys import KeyRing
+from ._keys import KeyRing, bearer_secret
 from ._requests import query
 
 Endpoint = Callable[[Request], Any]
@@ -135,7 +135,7 @@ def _guard(endpoint: Endpoint, requirement: Requirement) -> Endpoint:
         ring: KeyRing | None = getattr(request.state, "keys", None)
         if ring is None or ring.open:
             return await endpoint(request)  # type: ignore[no-any-return]
-        secret = _bearer(request)
+        secret = bearer_secret(request.scope)
         key = ring.find(secret) if secret is not None else None
         if requirement.scope is None:
             request.state.api_key = key  # for an open route that looks at it (/metrics)
@@ -161,18 +161,6 @@ def _guard(endpoint: Endpoint, requirement: Requirement) -> Endpoint:
     guarded.__name__ = guarded.__qualname__ = getattr(endpoint, "__name__", "endpoint")
     guarded.__doc__ = endpoint.__doc__
     return guarded
-
-
-def _bearer(request: Request) -> str | None:
-    # Another scheme (say Basic, from a proxy) is not ours: as if no key were given.
-    # The raw header list, not request.headers: this runs on every request, and
-    # building Starlette's Headers costs more than the whole key check.
-    for name, value in request.scope["headers"]:
-        if name == b"authorization":
-            scheme, _, secret = value.decode("latin-1").partition(" ")
-            secret = secret.strip()
-            return secret if scheme.lower() == "bearer" and secret else None
-    return None
 
 
 async def _team(request: Request, where: TeamFrom) -> tuple[str | None, Request]:

@@ -40,6 +40,7 @@ from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Scope
 
 from oncall_core import OncallError
 from oncall_pg import KeyRecord, PostgresKeys
@@ -62,6 +63,21 @@ def new_secret() -> str:
 def hash_secret(secret: str) -> str:
     """The hex SHA-256 of ``secret``: what is stored of a key (see the module docstring)."""
     return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def bearer_secret(scope: Scope) -> str | None:
+    """The key a request presents (``Authorization: Bearer <key>``), or None.
+
+    Another scheme (say Basic, from a proxy) is not ours: as if no key were given.
+    It reads the raw header list, not Starlette's ``Headers``: this runs on every
+    request, and building those costs more than the whole key check.
+    """
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, secret = value.decode("latin-1").partition(" ")
+            secret = secret.strip()
+            return secret if scheme.lower() == "bearer" and secret else None
+    return None
 
 
 def configured_keys(config: Config) -> tuple[KeyRecord, ...]:

@@ -30,6 +30,7 @@ import attrs
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._errors import error_response
+from ._keys import bearer_secret
 
 
 @attrs.define
@@ -47,12 +48,10 @@ def client_of(scope: Scope) -> str:
     """
     ring = scope.get("state", {}).get("keys")
     if ring is not None and not ring.open:
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                scheme, _, secret = value.decode("latin-1").partition(" ")
-                key = ring.find(secret.strip()) if scheme.lower() == "bearer" else None
-                if key is not None:
-                    return f"key:{key.name}"
+        secret = bearer_secret(scope)
+        key = ring.find(secret) if secret is not None else None
+        if key is not None:
+            return f"key:{key.name}"
     client = scope.get("client")
     return f"address:{client[0] if client else 'unknown'}"
 

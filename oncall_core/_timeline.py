@@ -180,7 +180,8 @@ def rotation_turns(team: TeamState, schedule: str, start: datetime, count: int) 
     turn is one window.  A turn squeezed to zero length (two handoffs inside a
     stretch of wall time the clock skips) is listed with ``start == end``: it
     still counts, so the rotation stays fair.  Members reflect the rotation
-    history in force at each turn's start.  Across a later version of the
+    history in force at each turn's start (the turn in progress: at ``start``, from
+    the change that handed it over, if that came in mid-turn).  Across a later version of the
     schedule the turns follow that version, a turn cut at the version's instant
     (and joined to the next when the same member keeps it); they stop where the
     schedule is deleted or becomes manual.  Raises :class:`NotFound` when the

@@ -20,6 +20,7 @@ from oncall_core import (
     TeamState,
     Unprocessable,
     Weekday,
+    gaps,
     hours_per_member,
     hours_per_schedule,
     oncall_at,
@@ -135,6 +136,10 @@ def test_hours_per_schedule_add_up_to_hours_per_member(
     assert {m: sum(s.values(), timedelta()) for m, s in per_schedule.items()} == (
         hours_per_member(team, start, end)
     )
+    # And together they are the whole range but its gaps, which gaps() finds apart.
+    covered = sum((d for s in per_schedule.values() for d in s.values()), timedelta())
+    uncovered = sum((g.end - g.start for g in gaps(team, start, end)), timedelta())
+    assert covered + uncovered == end - start
 
 
 @st.composite

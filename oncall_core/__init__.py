@@ -4,6 +4,7 @@ Pure and I/O-free: every function takes the instant it answers for; nothing
 reads a clock, a file, the environment or the network.
 """
 
+from ._audit import AuditAction, AuditEntry, Author, audit_entry
 from ._errors import (
     Conflict,
     NotFound,
@@ -71,6 +72,9 @@ __all__ = [
     "MAX_TEXT",
     "MIN_PRIORITY",
     "REFUSED_CATEGORIES",
+    "AuditAction",
+    "AuditEntry",
+    "Author",
     "Conflict",
     "Deletion",
     "Gap",
@@ -96,6 +100,7 @@ __all__ = [
     "ValidationError",
     "Version",
     "Weekday",
+    "audit_entry",
     "clean_text",
     "converter",
     "everyone_on_call",

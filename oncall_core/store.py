@@ -14,6 +14,9 @@ Rules every store keeps (and the contract suite checks):
   past is read-only; If-Match revisions) to the state it locked.
 - Overrides are kept in creation order and get an ``id`` from the store.
 - A call that raises changes nothing.
+- A write given an :class:`Author` (``by=``) keeps its audit entries
+  (:mod:`oncall_core._audit`'s rules) with its change, atomically; entries are
+  append-only and get increasing ids.
 - Every rule about what may be stored is the model's: a store builds the
   :class:`TeamState` a write would produce *before* committing it, so a write
   the model refuses (a rotation position beyond the members, an edit below a
@@ -22,12 +25,22 @@ Rules every store keeps (and the contract suite checks):
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
 import attrs
 
+from ._audit import (
+    AuditEntry,
+    Author,
+    deletion_entries,
+    override_deletion_entries,
+    override_entries,
+    rotation_entries,
+    version_entries,
+)
 from ._edits import (
     CLOCK_DRIFT,
     check_new_override,
@@ -50,6 +63,8 @@ from ._model import Deletion, Override, RotationChange, Schedule, TeamState
 
 __all__ = [
     "CLOCK_DRIFT",
+    "AuditEntry",
+    "Author",
     "MemoryStore",
     "Store",
     "TeamSummary",
@@ -58,14 +73,19 @@ __all__ = [
     "check_revision",
     "creation",
     "deletion",
+    "deletion_entries",
     "edit",
     "effective_from",
     "override_creation",
+    "override_deletion_entries",
+    "override_entries",
     "override_not_found",
     "override_removal",
     "rotation_change",
+    "rotation_entries",
     "schedule_not_found",
     "team_not_found",
+    "version_entries",
 ]
 
 
@@ -85,7 +105,9 @@ class Store(Protocol):
     (:func:`creation`, :func:`edit`, :func:`deletion`) to the state they lock.
     """
 
-    async def create_schedule(self, schedule: Schedule, *, now: datetime | None = None) -> Schedule:
+    async def create_schedule(
+        self, schedule: Schedule, *, now: datetime | None = None, by: Author | None = None
+    ) -> Schedule:
         """Store the first version of a schedule (its team is created on first use), or
         re-create a deleted one; the version as stored.
 
@@ -95,7 +117,12 @@ class Store(Protocol):
         ...
 
     async def edit_schedule(
-        self, schedule: Schedule, *, now: datetime, expected: int | None = None
+        self,
+        schedule: Schedule,
+        *,
+        now: datetime,
+        expected: int | None = None,
+        by: Author | None = None,
     ) -> Schedule:
         """Append a version of the schedule of the same team and name; the version as
         stored, in force from ``schedule.effective`` (None: ``now``).
@@ -113,6 +140,7 @@ class Store(Protocol):
         now: datetime,
         effective: datetime | None = None,
         expected: int | None = None,
+        by: Author | None = None,
     ) -> Deletion:
         """End a schedule at ``effective`` (None: ``now``); see :func:`deletion`."""
         ...
@@ -127,7 +155,9 @@ class Store(Protocol):
         """
         ...
 
-    async def append_rotation_change(self, team: str, change: RotationChange) -> RotationChange:
+    async def append_rotation_change(
+        self, team: str, change: RotationChange, *, by: Author | None = None
+    ) -> RotationChange:
         """Append to a schedule's rotation history.
 
         Raises :class:`NotFound` for an unknown schedule and :class:`ValidationError`
@@ -137,13 +167,23 @@ class Store(Protocol):
         ...
 
     async def add_override(
-        self, team: str, override: Override, *, now: datetime | None = None
+        self,
+        team: str,
+        override: Override,
+        *,
+        now: datetime | None = None,
+        by: Author | None = None,
     ) -> Override:
         """Store an override and return it with its ``id`` (see :meth:`add_overrides`)."""
         ...
 
     async def add_overrides(
-        self, team: str, overrides: Sequence[Override], *, now: datetime | None = None
+        self,
+        team: str,
+        overrides: Sequence[Override],
+        *,
+        now: datetime | None = None,
+        by: Author | None = None,
     ) -> tuple[Override, ...]:
         """Store overrides, all or none (a swap is two), in order; each with its ``id``.
 
@@ -161,13 +201,28 @@ class Store(Protocol):
         ...
 
     async def delete_override(
-        self, team: str, override_id: int, *, now: datetime | None = None
+        self,
+        team: str,
+        override_id: int,
+        *,
+        now: datetime | None = None,
+        by: Author | None = None,
     ) -> Override | None:
         """Delete one override; :class:`NotFound` if the team has none with that id.
 
         With ``now`` the past is read-only (:func:`override_removal`): an override
         that has not started goes (None), one under way ends ``now`` (returned),
         one that has ended is a :class:`Conflict`.  Without ``now`` it goes.
+        """
+        ...
+
+    async def list_audit(
+        self, team: str | None, *, before: int | None = None, limit: int | None = None
+    ) -> tuple[AuditEntry, ...]:
+        """Audit entries, newest first: ``team``'s (None: every entry, key changes
+        too), those with an id below ``before``, at most ``limit``.
+
+        Raises :class:`ValidationError` (field ``limit``) for a negative limit.
         """
         ...
 
@@ -215,12 +270,14 @@ class MemoryStore:
     """A :class:`Store` that keeps everything in this process's memory.
 
     Each write builds the team's next :class:`TeamState` (which validates it)
-    and only then keeps it, so a refused write changes nothing.
+    and only then keeps it, with its audit entries, so a refused write changes
+    nothing.
     """
 
     def __init__(self) -> None:
         self._teams: dict[str, _Team] = {}
         self._last_override_id = 0
+        self._audit: list[AuditEntry] = []  # in the order written: ids 1, 2, ...
 
     def _state(self, team: str) -> TeamState:
         record = self._teams.get(team)
@@ -234,23 +291,32 @@ class MemoryStore:
             raise schedule_not_found(team, name)
         return record.state
 
-    async def create_schedule(self, schedule: Schedule, *, now: datetime | None = None) -> Schedule:
+    async def create_schedule(
+        self, schedule: Schedule, *, now: datetime | None = None, by: Author | None = None
+    ) -> Schedule:
         """See :meth:`Store.create_schedule`."""
         record = self._teams.get(schedule.team)
         state = record.state if record is not None else TeamState(team=schedule.team)
         version = creation(state, schedule, now)
-        self._keep(attrs.evolve(state, schedules=(*state.schedules, version)))
+        entries = version_entries(by, version, created=True)
+        self._keep(attrs.evolve(state, schedules=(*state.schedules, version)), entries)
         return version
 
     async def edit_schedule(
-        self, schedule: Schedule, *, now: datetime, expected: int | None = None
+        self,
+        schedule: Schedule,
+        *,
+        now: datetime,
+        expected: int | None = None,
+        by: Author | None = None,
     ) -> Schedule:
         """See :meth:`Store.edit_schedule`."""
         record = self._teams.get(schedule.team)
         state = record.state if record is not None else None
         version = edit(state, schedule, now, expected)
         assert state is not None  # edit found the schedule
-        self._keep(attrs.evolve(state, schedules=(*state.schedules, version)))
+        entries = version_entries(by, version, created=False)
+        self._keep(attrs.evolve(state, schedules=(*state.schedules, version)), entries)
         return version
 
     async def delete_schedule(
@@ -261,13 +327,15 @@ class MemoryStore:
         now: datetime,
         effective: datetime | None = None,
         expected: int | None = None,
+        by: Author | None = None,
     ) -> Deletion:
         """See :meth:`Store.delete_schedule`."""
         record = self._teams.get(team)
         state = record.state if record is not None else None
         ended = deletion(state, team, name, now=now, effective=effective, expected=expected)
         assert state is not None  # deletion found the schedule
-        self._keep(attrs.evolve(state, deletions=(*state.deletions, ended)))
+        entries = deletion_entries(by, team, ended)
+        self._keep(attrs.evolve(state, deletions=(*state.deletions, ended)), entries)
         return ended
 
     async def list_teams(
@@ -280,31 +348,47 @@ class MemoryStore:
             TeamSummary(name, len(self._teams[name].state.in_force(at))) for name in names[:limit]
         )
 
-    async def append_rotation_change(self, team: str, change: RotationChange) -> RotationChange:
+    async def append_rotation_change(
+        self, team: str, change: RotationChange, *, by: Author | None = None
+    ) -> RotationChange:
         """See :meth:`Store.append_rotation_change`."""
         state = self._named(team, change.schedule)
-        self._keep(attrs.evolve(state, changes=(*state.changes, change)))
+        entries = rotation_entries(by, team, change)
+        self._keep(attrs.evolve(state, changes=(*state.changes, change)), entries)
         return change
 
     async def add_override(
-        self, team: str, override: Override, *, now: datetime | None = None
+        self,
+        team: str,
+        override: Override,
+        *,
+        now: datetime | None = None,
+        by: Author | None = None,
     ) -> Override:
         """See :meth:`Store.add_override`."""
-        (stored,) = await self.add_overrides(team, [override], now=now)
+        (stored,) = await self.add_overrides(team, [override], now=now, by=by)
         return stored
 
     async def add_overrides(
-        self, team: str, overrides: Sequence[Override], *, now: datetime | None = None
+        self,
+        team: str,
+        overrides: Sequence[Override],
+        *,
+        now: datetime | None = None,
+        by: Author | None = None,
     ) -> tuple[Override, ...]:
         """See :meth:`Store.add_overrides`."""
         state = self._state(team)
-        stored = []
-        for offset, override in enumerate(overrides, start=1):
-            adding = override_creation(state, team, override, now)
-            stored.append(attrs.evolve(adding, id=self._last_override_id + offset))
-        self._keep(attrs.evolve(state, overrides=(*state.overrides, *stored)))
-        self._last_override_id += len(stored)
-        return tuple(stored)
+        added = tuple(
+            attrs.evolve(
+                override_creation(state, team, override, now), id=self._last_override_id + n
+            )
+            for n, override in enumerate(overrides, start=1)
+        )
+        entries = override_entries(by, team, added)
+        self._keep(attrs.evolve(state, overrides=(*state.overrides, *added)), entries)
+        self._last_override_id += len(added)
+        return added
 
     async def list_overrides(
         self, team: str, *, start: datetime | None = None, end: datetime | None = None
@@ -317,16 +401,36 @@ class MemoryStore:
         )
 
     async def delete_override(
-        self, team: str, override_id: int, *, now: datetime | None = None
+        self,
+        team: str,
+        override_id: int,
+        *,
+        now: datetime | None = None,
+        by: Author | None = None,
     ) -> Override | None:
         """See :meth:`Store.delete_override`."""
         record = self._teams.get(team)
         state = record.state if record is not None else None
         ended = override_removal(state, team, override_id, now)
         assert state is not None  # override_removal found the override in it
+        (before,) = (o for o in state.overrides if o.id == override_id)
+        entries = override_deletion_entries(by, team, before, ended)
         overrides = [ended if o.id == override_id else o for o in state.overrides]
-        self._keep(attrs.evolve(state, overrides=[o for o in overrides if o is not None]))
+        self._keep(attrs.evolve(state, overrides=[o for o in overrides if o is not None]), entries)
         return ended
+
+    async def list_audit(
+        self, team: str | None, *, before: int | None = None, limit: int | None = None
+    ) -> tuple[AuditEntry, ...]:
+        """See :meth:`Store.list_audit`."""
+        check_limit(limit)
+        newest_first = (
+            entry
+            for entry in reversed(self._audit)
+            if (team is None or entry.team == team)
+            and (before is None or (entry.id is not None and entry.id < before))
+        )
+        return tuple(itertools.islice(newest_first, limit))
 
     async def teams_of_member(self, member: str) -> tuple[str, ...]:
         """See :meth:`Store.teams_of_member`."""
@@ -354,6 +458,9 @@ class MemoryStore:
     async def close(self) -> None:
         """Nothing to release."""
 
-    def _keep(self, state: TeamState) -> None:
-        """Keep a team's next state (already validated: it was built)."""
+    def _keep(self, state: TeamState, entries: Sequence[AuditEntry] = ()) -> None:
+        """Keep a team's next state (already validated: it was built) and the audit
+        entries of the write that made it, together."""
         self._teams[state.team] = _Team(state)
+        first = len(self._audit) + 1
+        self._audit.extend(attrs.evolve(e, id=first + n) for n, e in enumerate(entries))

@@ -2,8 +2,10 @@
 
 The adapter stores and reads key records; it knows nothing of secrets, scopes'
 meaning or HTTP (that is the server's).  A record holds the SHA-256 hash of a key,
-never the key.  Every call is one statement on a connection of the pool, inside
-:func:`oncall_pg._errors.domain_errors`.
+never the key.  Every call is one transaction on a connection of the pool, inside
+:func:`oncall_pg._errors.domain_errors`; a creation or revocation given an
+:class:`oncall_core.Author` is recorded in the audit trail in that transaction
+(the key's name, scope and teams: never its hash).
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ import attrs
 from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 
-from oncall_core import Conflict
+from oncall_core import AuditAction, Author, Conflict, audit_entry
 
 from ._errors import domain_errors
 from ._queries import QUERIES
-from ._store import Connection
+from ._store import Connection, record
 
 
 def _strings(values: Sequence[str]) -> tuple[str, ...]:
@@ -57,18 +59,31 @@ class PostgresKeys:
         self._pool = pool
 
     async def create(
-        self, *, name: str, hash: str, scope: str, teams: Sequence[str], now: datetime
+        self,
+        *,
+        name: str,
+        hash: str,
+        scope: str,
+        teams: Sequence[str],
+        now: datetime,
+        by: Author | None = None,
     ) -> KeyRecord:
         """Store a new key; raises :class:`oncall_core.Conflict` if the name (even of
         a revoked key) or the hash is taken, :class:`oncall_core.ValidationError` for
         a hash or scope the table refuses."""
         params = {"name": name, "hash": hash, "scope": scope, "teams": list(teams)}
         try:
-            async with domain_errors(), self._pool.connection() as connection:
+            async with (
+                domain_errors(),
+                self._pool.connection() as connection,
+                connection.transaction(),
+            ):
                 cursor = await connection.execute(
                     QUERIES["insert_api_key"], {**params, "created_at": now}
                 )
                 row = await cursor.fetchone()
+                assert row is not None
+                await _record_key_change(connection, by, AuditAction.KEY_CREATED, row)
         except Conflict as error:
             cause = error.__cause__
             if isinstance(cause, errors.UniqueViolation) and (
@@ -76,7 +91,6 @@ class PostgresKeys:
             ):
                 raise Conflict(f"an API key named {name!r} exists already") from cause
             raise
-        assert row is not None
         return KeyRecord.from_row(row)
 
     async def list(self) -> tuple[KeyRecord, ...]:
@@ -85,12 +99,20 @@ class PostgresKeys:
             cursor = await connection.execute(QUERIES["list_api_keys"])
             return tuple(KeyRecord.from_row(row) for row in await cursor.fetchall())
 
-    async def revoke(self, name: str, *, now: datetime) -> KeyRecord | None:
+    async def revoke(
+        self, name: str, *, now: datetime, by: Author | None = None
+    ) -> KeyRecord | None:
         """Revoke the key called ``name`` as of ``now``; the revoked record, or None if
         there is no such key that is not revoked already."""
-        async with domain_errors(), self._pool.connection() as connection:
+        async with (
+            domain_errors(),
+            self._pool.connection() as connection,
+            connection.transaction(),
+        ):
             cursor = await connection.execute(QUERIES["revoke_api_key"], {"name": name, "now": now})
             row = await cursor.fetchone()
+            if row is not None:
+                await _record_key_change(connection, by, AuditAction.KEY_REVOKED, row)
         return KeyRecord.from_row(row) if row is not None else None
 
     async def touch(self, used: Mapping[str, datetime]) -> None:
@@ -102,3 +124,11 @@ class PostgresKeys:
         params = {"names": names, "times": [used[name] for name in names]}
         async with domain_errors(), self._pool.connection() as connection:
             await connection.execute(QUERIES["touch_api_keys"], params)
+
+
+async def _record_key_change(
+    connection: Connection, by: Author | None, action: AuditAction, row: Mapping[str, Any]
+) -> None:
+    if by is not None:
+        effect = {"name": row["name"], "scope": row["scope"], "teams": list(row["teams"])}
+        await record(connection, [audit_entry(by, action, team=None, effect=effect)])

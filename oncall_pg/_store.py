@@ -25,20 +25,36 @@ import attrs
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from oncall_core import Deletion, Override, RotationChange, Schedule, TeamState, from_json
+from oncall_core import (
+    AuditAction,
+    AuditEntry,
+    Author,
+    Deletion,
+    Override,
+    RotationChange,
+    Schedule,
+    TeamState,
+    from_json,
+)
 from oncall_core.store import (
     TeamSummary,
     check_limit,
     creation,
     deletion,
+    deletion_entries,
     edit,
     override_creation,
+    override_deletion_entries,
+    override_entries,
     override_not_found,
     override_removal,
+    rotation_entries,
     schedule_not_found,
     team_not_found,
+    version_entries,
 )
 
 from ._errors import domain_errors, worth_retrying
@@ -178,6 +194,23 @@ class PostgresStore:
 
         return await self._read(work)
 
+    async def list_audit(
+        self, team: str | None, *, before: int | None = None, limit: int | None = None
+    ) -> tuple[AuditEntry, ...]:
+        """See :meth:`oncall_core.Store.list_audit`: one statement, by an index."""
+        check_limit(limit)
+        query = "list_audit" if team is None else "list_team_audit"
+        params = {"team": team, "before": before, "limit": limit}
+
+        async def work(connection: Connection) -> tuple[AuditEntry, ...]:
+            cursor = await connection.execute(QUERIES[query], params)
+            return tuple(
+                AuditEntry(**{**row, "action": AuditAction(row["action"])})
+                for row in await cursor.fetchall()
+            )
+
+        return await self._read(work)
+
     async def teams_of_member(self, member: str) -> tuple[str, ...]:
         """See :meth:`oncall_core.Store.teams_of_member`: one statement, from the member's
         rows (it reads no other team's)."""
@@ -208,7 +241,9 @@ class PostgresStore:
     # team's row (upsert_team), so first versions and re-creations, which set a
     # schedule's place in priority ties, are appended one at a time per team.
 
-    async def create_schedule(self, schedule: Schedule, *, now: datetime | None = None) -> Schedule:
+    async def create_schedule(
+        self, schedule: Schedule, *, now: datetime | None = None, by: Author | None = None
+    ) -> Schedule:
         """See :meth:`oncall_core.Store.create_schedule`: one transaction."""
 
         async def work(connection: Connection) -> Schedule:
@@ -221,6 +256,7 @@ class PostgresStore:
                 # stored row (the model checked the schedule when it was built), so
                 # the team's state need not be read.
                 await _insert_version(connection, created, schedule)
+                await record(connection, version_entries(by, schedule, created=True))
                 return schedule
             schedule_id = await _locked_schedule_id(connection, schedule.team, schedule.name)
             state = await _load_team(connection, schedule.team)
@@ -229,12 +265,18 @@ class PostgresStore:
             # Building the state this write produces is the check.
             attrs.evolve(state, schedules=(*state.schedules, version))
             await _insert_version(connection, schedule_id, version)
+            await record(connection, version_entries(by, version, created=True))
             return version
 
         return await self._write(work, team=schedule.team, name=schedule.name)
 
     async def edit_schedule(
-        self, schedule: Schedule, *, now: datetime, expected: int | None = None
+        self,
+        schedule: Schedule,
+        *,
+        now: datetime,
+        expected: int | None = None,
+        by: Author | None = None,
     ) -> Schedule:
         """See :meth:`oncall_core.Store.edit_schedule`: one transaction."""
 
@@ -249,6 +291,7 @@ class PostgresStore:
             # new members below a position the stored history sets.
             attrs.evolve(state, schedules=(*state.schedules, version))
             await _insert_version(connection, schedule_id, version)
+            await record(connection, version_entries(by, version, created=False))
             return version
 
         return await self._write(work, team=schedule.team, name=schedule.name)
@@ -261,6 +304,7 @@ class PostgresStore:
         now: datetime,
         effective: datetime | None = None,
         expected: int | None = None,
+        by: Author | None = None,
     ) -> Deletion:
         """See :meth:`oncall_core.Store.delete_schedule`: appends a deletion, deletes nothing."""
 
@@ -274,11 +318,14 @@ class PostgresStore:
                 QUERIES["insert_deletion"],
                 {"schedule_id": schedule_id, "effective": ended.effective},
             )
+            await record(connection, deletion_entries(by, team, ended))
             return ended
 
         return await self._write(work, team=team, name=name)
 
-    async def append_rotation_change(self, team: str, change: RotationChange) -> RotationChange:
+    async def append_rotation_change(
+        self, team: str, change: RotationChange, *, by: Author | None = None
+    ) -> RotationChange:
         """See :meth:`oncall_core.Store.append_rotation_change`.
 
         The schedule's row lock serialises concurrent appends: none is lost, none
@@ -300,6 +347,7 @@ class PostgresStore:
                     "position": change.position,
                 },
             )
+            await record(connection, rotation_entries(by, team, change))
             return change
 
         return await self._write(work, team=team, name=change.schedule)
@@ -317,14 +365,24 @@ class PostgresStore:
     # references (KEY SHARE), so neither waits on the other in a cycle.
 
     async def add_override(
-        self, team: str, override: Override, *, now: datetime | None = None
+        self,
+        team: str,
+        override: Override,
+        *,
+        now: datetime | None = None,
+        by: Author | None = None,
     ) -> Override:
         """See :meth:`oncall_core.Store.add_override`."""
-        (stored,) = await self.add_overrides(team, [override], now=now)
+        (stored,) = await self.add_overrides(team, [override], now=now, by=by)
         return stored
 
     async def add_overrides(
-        self, team: str, overrides: Sequence[Override], *, now: datetime | None = None
+        self,
+        team: str,
+        overrides: Sequence[Override],
+        *,
+        now: datetime | None = None,
+        by: Author | None = None,
     ) -> tuple[Override, ...]:
         """See :meth:`oncall_core.Store.add_overrides`: one transaction, so all or none.
 
@@ -354,26 +412,34 @@ class PostgresStore:
                     reason=override.reason,
                 )
                 stored.append(attrs.evolve(override, id=override_id))
+            await record(connection, override_entries(by, team, stored))
             return tuple(stored)
 
         return await self._write(work, team=team)
 
     async def delete_override(
-        self, team: str, override_id: int, *, now: datetime | None = None
+        self,
+        team: str,
+        override_id: int,
+        *,
+        now: datetime | None = None,
+        by: Author | None = None,
     ) -> Override | None:
         """See :meth:`oncall_core.Store.delete_override`: one transaction."""
 
         async def work(connection: Connection) -> Override | None:
             if now is None:
-                cursor = await connection.execute(
-                    QUERIES["delete_override"], {"team": team, "id": override_id}
-                )
-                if await cursor.fetchone() is None:
+                removed = await _optional(connection, "delete_override", team=team, id=override_id)
+                if removed is None:
                     raise override_not_found(team, override_id)
+                before = from_json(removed, Override)
+                await record(connection, override_deletion_entries(by, team, before, None))
                 return None
             team_id = await _optional(connection, "lock_team", team=team)
             state = await _load_team(connection, team) if team_id is not None else None
             ended = override_removal(state, team, override_id, now)
+            assert state is not None  # override_removal found the override in it
+            (before,) = (o for o in state.overrides if o.id == override_id)
             if ended is None:
                 await connection.execute(
                     QUERIES["delete_override"], {"team": team, "id": override_id}
@@ -383,9 +449,27 @@ class PostgresStore:
                     QUERIES["end_override"],
                     {"team_id": team_id, "id": override_id, "end": ended.end},
                 )
+            await record(connection, override_deletion_entries(by, team, before, ended))
             return ended
 
         return await self._write(work, team=team)
+
+
+async def record(connection: Connection, entries: Sequence[AuditEntry]) -> None:
+    """Insert audit entries in the transaction of the change they record."""
+    for entry in entries:
+        await connection.execute(
+            QUERIES["insert_audit_entry"],
+            {
+                "team": entry.team,
+                "at": entry.at,
+                "actor": entry.actor,
+                "request_id": entry.request_id,
+                "action": entry.action.value,
+                "schedule": entry.schedule,
+                "detail": Jsonb(entry.detail),
+            },
+        )
 
 
 async def _one(connection: Connection, query: str, **params: Any) -> Any:

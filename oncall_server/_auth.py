@@ -42,7 +42,7 @@ from starlette.types import Message
 
 from oncall_core import ValidationError, clean_text
 
-from . import _calendar, _metrics, _overrides, _routes, _schedules, _views
+from . import _audit, _calendar, _metrics, _overrides, _routes, _schedules, _views
 from ._body import read_body
 from ._errors import Forbidden, Unauthorized
 from ._keys import KeyRing, bearer_secret
@@ -96,6 +96,9 @@ REQUIREMENTS: dict[Endpoint, Requirement] = {
     _overrides.get_override: _READ,
     _overrides.delete_override: _WRITE,
     _overrides.swap: _WRITE,
+    # Who changed what is for those who may change it: the team's writers, and admins.
+    _audit.team_audit: _WRITE,
+    _audit.every_audit: Requirement(Scope.ADMIN),
     _views.every_team_on_call: Requirement(Scope.READ),
     _views.team_on_call: _READ,
     _views.team_shifts: _READ,

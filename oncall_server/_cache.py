@@ -39,7 +39,16 @@ from typing import TypeVar
 
 import attrs
 
-from oncall_core import Deletion, Override, RotationChange, Schedule, Store, TeamState
+from oncall_core import (
+    AuditEntry,
+    Author,
+    Deletion,
+    Override,
+    RotationChange,
+    Schedule,
+    Store,
+    TeamState,
+)
 from oncall_core.store import TeamSummary
 
 T = TypeVar("T")
@@ -185,16 +194,25 @@ class CachedStore:
         finally:
             self._written(team)
 
-    async def create_schedule(self, schedule: Schedule, *, now: datetime | None = None) -> Schedule:
+    async def create_schedule(
+        self, schedule: Schedule, *, now: datetime | None = None, by: Author | None = None
+    ) -> Schedule:
         """See :meth:`oncall_core.Store.create_schedule`."""
-        return await self._writing(schedule.team, self._store.create_schedule(schedule, now=now))
+        return await self._writing(
+            schedule.team, self._store.create_schedule(schedule, now=now, by=by)
+        )
 
     async def edit_schedule(
-        self, schedule: Schedule, *, now: datetime, expected: int | None = None
+        self,
+        schedule: Schedule,
+        *,
+        now: datetime,
+        expected: int | None = None,
+        by: Author | None = None,
     ) -> Schedule:
         """See :meth:`oncall_core.Store.edit_schedule`."""
         return await self._writing(
-            schedule.team, self._store.edit_schedule(schedule, now=now, expected=expected)
+            schedule.team, self._store.edit_schedule(schedule, now=now, expected=expected, by=by)
         )
 
     async def delete_schedule(
@@ -205,42 +223,68 @@ class CachedStore:
         now: datetime,
         effective: datetime | None = None,
         expected: int | None = None,
+        by: Author | None = None,
     ) -> Deletion:
         """See :meth:`oncall_core.Store.delete_schedule`."""
         return await self._writing(
             team,
             self._store.delete_schedule(
-                team, name, now=now, effective=effective, expected=expected
+                team, name, now=now, effective=effective, expected=expected, by=by
             ),
         )
 
-    async def append_rotation_change(self, team: str, change: RotationChange) -> RotationChange:
+    async def append_rotation_change(
+        self, team: str, change: RotationChange, *, by: Author | None = None
+    ) -> RotationChange:
         """See :meth:`oncall_core.Store.append_rotation_change`."""
-        return await self._writing(team, self._store.append_rotation_change(team, change))
+        return await self._writing(team, self._store.append_rotation_change(team, change, by=by))
 
     async def add_override(
-        self, team: str, override: Override, *, now: datetime | None = None
+        self,
+        team: str,
+        override: Override,
+        *,
+        now: datetime | None = None,
+        by: Author | None = None,
     ) -> Override:
         """See :meth:`oncall_core.Store.add_override`."""
-        return await self._writing(team, self._store.add_override(team, override, now=now))
+        return await self._writing(team, self._store.add_override(team, override, now=now, by=by))
 
     async def add_overrides(
-        self, team: str, overrides: Sequence[Override], *, now: datetime | None = None
+        self,
+        team: str,
+        overrides: Sequence[Override],
+        *,
+        now: datetime | None = None,
+        by: Author | None = None,
     ) -> tuple[Override, ...]:
         """See :meth:`oncall_core.Store.add_overrides`."""
-        return await self._writing(team, self._store.add_overrides(team, overrides, now=now))
+        return await self._writing(team, self._store.add_overrides(team, overrides, now=now, by=by))
 
     async def delete_override(
-        self, team: str, override_id: int, *, now: datetime | None = None
+        self,
+        team: str,
+        override_id: int,
+        *,
+        now: datetime | None = None,
+        by: Author | None = None,
     ) -> Override | None:
         """See :meth:`oncall_core.Store.delete_override`."""
-        return await self._writing(team, self._store.delete_override(team, override_id, now=now))
+        return await self._writing(
+            team, self._store.delete_override(team, override_id, now=now, by=by)
+        )
 
     async def list_overrides(
         self, team: str, *, start: datetime | None = None, end: datetime | None = None
     ) -> tuple[Override, ...]:
         """See :meth:`oncall_core.Store.list_overrides` (not cached)."""
         return await self._store.list_overrides(team, start=start, end=end)
+
+    async def list_audit(
+        self, team: str | None, *, before: int | None = None, limit: int | None = None
+    ) -> tuple[AuditEntry, ...]:
+        """See :meth:`oncall_core.Store.list_audit` (not cached)."""
+        return await self._store.list_audit(team, before=before, limit=limit)
 
     async def teams_of_member(self, member: str) -> tuple[str, ...]:
         """See :meth:`oncall_core.Store.teams_of_member` (not cached)."""

@@ -8,14 +8,17 @@ it for the command and stop it after.  In memory mode there is no database: keys
 are ``server.api_keys`` entries, so ``create`` prints the entry to add, ``list``
 shows the configured keys, and ``revoke`` says to remove the entry.  A secret is
 printed once, on stdout alone, so that ``KEY=$(oncall-server keys create ...)``
-works; nothing else is ever printed or logged of it.
+works; nothing else is ever printed or logged of it.  A creation or revocation is
+recorded in the audit trail as made by ``cli:<user>`` (the operating-system user).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -27,7 +30,7 @@ import psutil  # type: ignore[import-untyped]  # ships no types
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from oncall_core import OncallError, clean_text
+from oncall_core import Author, OncallError, clean_text
 from oncall_pg import PostgresKeys, build_conninfo
 
 from ._config import SCOPES, Config, StorageMode, storage_mode
@@ -92,7 +95,10 @@ def _create(config: Config, name: str, scope: str, teams: list[str]) -> int:
         return 0
 
     async def work(keys: PostgresKeys) -> None:
-        await keys.create(name=name, hash=digest, scope=scope, teams=teams, now=datetime.now(UTC))
+        now = datetime.now(UTC)
+        await keys.create(
+            name=name, hash=digest, scope=scope, teams=teams, now=now, by=_operator(now)
+        )
 
     _on_database(config, work)
     print(secret)
@@ -117,12 +123,22 @@ def _revoke(config: Config, name: str) -> int:
         )
         return 1
     now = datetime.now(UTC)
-    revoked = _on_database(config, lambda keys: keys.revoke(name, now=now))
+    revoked = _on_database(config, lambda keys: keys.revoke(name, now=now, by=_operator(now)))
     if revoked is None:
         print(f"oncall-server: no active key named {name!r}", file=sys.stderr)
         return 1
     print(f"revoked key {name!r}; every server refuses it within a second", file=sys.stderr)
     return 0
+
+
+def _operator(at: datetime) -> Author:
+    """Who the audit trail says changed a key from the command line: ``cli:`` and the
+    operating-system user running it."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        user = str(os.getuid())
+    return Author(actor=f"cli:{user}", at=at)
 
 
 def _on_database(config: Config, work: Callable[[PostgresKeys], Awaitable[T]]) -> T:

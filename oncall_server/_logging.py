@@ -128,6 +128,8 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         request_id = _incoming_id(scope) or _new_request_id()
+        # For the handlers (request.state.request_id): the audit trail records it.
+        scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 0  # until the response starts
 

@@ -51,7 +51,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
-from oncall_core import Deletion, Override, RotationChange, Schedule, Store, TeamState
+from oncall_core import (
+    AuditEntry,
+    Author,
+    Deletion,
+    Override,
+    RotationChange,
+    Schedule,
+    Store,
+    TeamState,
+)
 from oncall_core.store import TeamSummary
 from oncall_pg import PostgresStore
 
@@ -294,16 +303,25 @@ class InstrumentedStore:
         finally:
             self._metrics.observe_store_call(operation, time.perf_counter() - started, error)
 
-    async def create_schedule(self, schedule: Schedule, *, now: datetime | None = None) -> Schedule:
+    async def create_schedule(
+        self, schedule: Schedule, *, now: datetime | None = None, by: Author | None = None
+    ) -> Schedule:
         """See :meth:`oncall_core.Store.create_schedule`."""
-        return await self._timed("create_schedule", self._store.create_schedule(schedule, now=now))
+        return await self._timed(
+            "create_schedule", self._store.create_schedule(schedule, now=now, by=by)
+        )
 
     async def edit_schedule(
-        self, schedule: Schedule, *, now: datetime, expected: int | None = None
+        self,
+        schedule: Schedule,
+        *,
+        now: datetime,
+        expected: int | None = None,
+        by: Author | None = None,
     ) -> Schedule:
         """See :meth:`oncall_core.Store.edit_schedule`."""
         return await self._timed(
-            "edit_schedule", self._store.edit_schedule(schedule, now=now, expected=expected)
+            "edit_schedule", self._store.edit_schedule(schedule, now=now, expected=expected, by=by)
         )
 
     async def delete_schedule(
@@ -314,12 +332,13 @@ class InstrumentedStore:
         now: datetime,
         effective: datetime | None = None,
         expected: int | None = None,
+        by: Author | None = None,
     ) -> Deletion:
         """See :meth:`oncall_core.Store.delete_schedule`."""
         return await self._timed(
             "delete_schedule",
             self._store.delete_schedule(
-                team, name, now=now, effective=effective, expected=expected
+                team, name, now=now, effective=effective, expected=expected, by=by
             ),
         )
 
@@ -331,24 +350,38 @@ class InstrumentedStore:
             "list_teams", self._store.list_teams(at=at, after=after, limit=limit)
         )
 
-    async def append_rotation_change(self, team: str, change: RotationChange) -> RotationChange:
+    async def append_rotation_change(
+        self, team: str, change: RotationChange, *, by: Author | None = None
+    ) -> RotationChange:
         """See :meth:`oncall_core.Store.append_rotation_change`."""
         return await self._timed(
-            "append_rotation_change", self._store.append_rotation_change(team, change)
+            "append_rotation_change", self._store.append_rotation_change(team, change, by=by)
         )
 
     async def add_override(
-        self, team: str, override: Override, *, now: datetime | None = None
+        self,
+        team: str,
+        override: Override,
+        *,
+        now: datetime | None = None,
+        by: Author | None = None,
     ) -> Override:
         """See :meth:`oncall_core.Store.add_override`."""
-        return await self._timed("add_override", self._store.add_override(team, override, now=now))
+        return await self._timed(
+            "add_override", self._store.add_override(team, override, now=now, by=by)
+        )
 
     async def add_overrides(
-        self, team: str, overrides: Sequence[Override], *, now: datetime | None = None
+        self,
+        team: str,
+        overrides: Sequence[Override],
+        *,
+        now: datetime | None = None,
+        by: Author | None = None,
     ) -> tuple[Override, ...]:
         """See :meth:`oncall_core.Store.add_overrides`."""
         return await self._timed(
-            "add_overrides", self._store.add_overrides(team, overrides, now=now)
+            "add_overrides", self._store.add_overrides(team, overrides, now=now, by=by)
         )
 
     async def list_overrides(
@@ -360,11 +393,24 @@ class InstrumentedStore:
         )
 
     async def delete_override(
-        self, team: str, override_id: int, *, now: datetime | None = None
+        self,
+        team: str,
+        override_id: int,
+        *,
+        now: datetime | None = None,
+        by: Author | None = None,
     ) -> Override | None:
         """See :meth:`oncall_core.Store.delete_override`."""
         return await self._timed(
-            "delete_override", self._store.delete_override(team, override_id, now=now)
+            "delete_override", self._store.delete_override(team, override_id, now=now, by=by)
+        )
+
+    async def list_audit(
+        self, team: str | None, *, before: int | None = None, limit: int | None = None
+    ) -> tuple[AuditEntry, ...]:
+        """See :meth:`oncall_core.Store.list_audit`."""
+        return await self._timed(
+            "list_audit", self._store.list_audit(team, before=before, limit=limit)
         )
 
     async def teams_of_member(self, member: str) -> tuple[str, ...]:

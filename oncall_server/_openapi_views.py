@@ -1,4 +1,5 @@
-"""The OpenAPI description of overrides, swaps, views and calendar feeds (issue 11).
+"""The OpenAPI description of overrides, swaps, views, calendar feeds (issue 11) and
+the audit trail (issue 12).
 
 Kept apart from ``_openapi`` (the schedules' endpoints), whose helpers it
 shares; ``_openapi.openapi_document`` merges :func:`view_paths` and
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oncall_core import MAX_REASON, Source
+from oncall_core import MAX_REASON, AuditAction, Source
 
 from ._calendar import MEDIA_TYPE
 from ._openapi import (
@@ -100,6 +101,25 @@ _SWAP = {
     "required": ["overrides"],
     "properties": {
         "overrides": {"type": "array", "minItems": 2, "maxItems": 2, "items": _ref("Override")}
+    },
+}
+_AUDIT_ENTRY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "team", "at", "actor", "request_id", "action", "schedule", "detail"],
+    "properties": {
+        "id": {"type": "integer", "minimum": 1, "description": "in the order written"},
+        "team": _nullable(_STRING),
+        "at": _ANSWER_INSTANT,
+        "actor": {**_STRING, "description": "the API key's name, anonymous, or cli:<user>"},
+        "request_id": _nullable(_STRING),
+        "action": {"enum": [action.value for action in AuditAction]},
+        "schedule": _nullable(_STRING),
+        "detail": {
+            "type": "object",
+            "description": "what the write stored: the version, deletion, rotation change "
+            "or override (with its id); a key's name, scope and teams",
+        },
     },
 }
 _ON_CALL_ENTRY = {
@@ -355,6 +375,16 @@ def view_paths() -> dict[str, Any]:
             [_MEMBER, *_FEED_RANGE],
             _FEED,
         ),
+        "/teams/{team}/audit": _get(
+            "Who changed what of the team, and when, newest first",
+            [_TEAM, *_PAGE],
+            {"200": _json("A page of audit entries", "AuditPage"), **_ERRORS},
+        ),
+        "/audit": _get(
+            "Every audit entry, API key changes too, newest first",
+            _PAGE,
+            {"200": _json("A page of audit entries", "AuditPage"), **_ERRORS},
+        ),
     }
 
 
@@ -373,4 +403,6 @@ def view_schemas() -> dict[str, Any]:
         "Gaps": _ranged("team", "gaps", _GAP),
         "Report": _ranged("team", "members", _MEMBER_HOURS),
         "MemberShifts": _ranged("member", "shifts", _MEMBER_SHIFT),
+        "AuditEntry": _AUDIT_ENTRY,
+        "AuditPage": _page("entries", _ref("AuditEntry")),
     }

@@ -31,7 +31,7 @@ from oncall_core.store import override_not_found, team_not_found
 
 from ._body import json_body, only_fields
 from ._pages import page, page_request
-from ._requests import instant_or_now, now, store_of, team_segment, team_state
+from ._requests import author, instant_or_now, now, store_of, team_segment, team_state
 
 OVERRIDE_FIELDS = frozenset({"member", "start", "end", "schedule", "reason"})
 """The fields of a ``POST /teams/{team}/overrides`` body."""
@@ -74,7 +74,9 @@ async def create_override(request: Request) -> Response:
         schedule=body.get("schedule"),
         reason=body.get("reason"),
     )
-    stored = await store_of(request).add_override(team, override, now=moment)
+    stored = await store_of(request).add_override(
+        team, override, now=moment, by=author(request, moment)
+    )
     return JSONResponse(
         to_json(stored),
         status_code=201,
@@ -114,7 +116,10 @@ async def delete_override(request: Request) -> Response:
     team, override_id = team_segment(request), _override_id(request)
     if override_id > MAX_ID:
         raise override_not_found(team, override_id)
-    ended = await store_of(request).delete_override(team, override_id, now=now(request))
+    moment = now(request)
+    ended = await store_of(request).delete_override(
+        team, override_id, now=moment, by=author(request, moment)
+    )
     if ended is None:
         return Response(status_code=204)
     return JSONResponse(to_json(ended))
@@ -131,5 +136,8 @@ async def swap(request: Request) -> Response:
         raise ValidationError("shifts must be the start instants of two shifts", field="shifts")
     first, second = (parse_instant(text, field="shifts") for text in shifts)
     pair = swap_overrides(await team_state(request, team), schedule, first, second)
-    stored = await store_of(request).add_overrides(team, pair, now=now(request))
+    moment = now(request)
+    stored = await store_of(request).add_overrides(
+        team, pair, now=moment, by=author(request, moment)
+    )
     return JSONResponse({"overrides": [to_json(o) for o in stored]}, status_code=201)

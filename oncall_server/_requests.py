@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 from starlette.requests import Request
 
-from oncall_core import Store, TeamState, ValidationError, clean_text, parse_instant
+from oncall_core import Author, Store, TeamState, ValidationError, clean_text, parse_instant
 from oncall_core.store import team_not_found
 
 
@@ -99,6 +99,22 @@ def now(request: Request) -> datetime:
     """The server's clock (the only place the server reads the time)."""
     clock: Callable[[], datetime] = request.state.clock
     return clock()
+
+
+ANONYMOUS = "anonymous"
+"""Who the audit trail says made a write that presented no API key."""
+
+
+def author(request: Request, at: datetime) -> Author:
+    """Who makes the request's write, for its audit entries: the name of the key it
+    presented (:mod:`oncall_server._auth` keeps it) or :data:`ANONYMOUS`, at ``at``,
+    with the request's id (:class:`oncall_server._logging.RequestLog` keeps it)."""
+    state = request.state
+    return Author(
+        actor=getattr(state, "key_name", None) or ANONYMOUS,
+        at=at,
+        request_id=getattr(state, "request_id", None),
+    )
 
 
 async def team_state(request: Request, team: str) -> TeamState:

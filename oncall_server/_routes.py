@@ -31,12 +31,12 @@ from oncall_core import (
     to_json,
 )
 
-from . import _calendar, _overrides, _schedules, _views
+from . import _audit, _calendar, _overrides, _schedules, _views
 from ._body import json_body
 from ._errors import error_response
 from ._metrics import metrics_endpoint
 from ._openapi import openapi_document
-from ._requests import now, query, store_of
+from ._requests import author, now, query, store_of
 from ._schedules import location
 
 NOT_ON_CALL = "no oncall member found for the given time"
@@ -81,7 +81,9 @@ async def create_schedule(request: Request) -> Response:
     moment = now(request)
     schedule = parse_schedule_request(body, created_at=moment)
     # With "now", a deleted name is re-created from now on (see creation()).
-    version = await store_of(request).create_schedule(schedule, now=moment)
+    version = await store_of(request).create_schedule(
+        schedule, now=moment, by=author(request, moment)
+    )
     return JSONResponse(
         to_json(version),
         status_code=201,
@@ -157,6 +159,8 @@ ROUTES = [
     SegmentRoute("/teams/{team}/overrides/{id}", _overrides.get_override, methods=["GET"]),
     SegmentRoute("/teams/{team}/overrides/{id}", _overrides.delete_override, methods=["DELETE"]),
     SegmentRoute("/teams/{team}/swaps", _overrides.swap, methods=["POST"]),
+    SegmentRoute("/teams/{team}/audit", _audit.team_audit, methods=["GET"]),
+    Route("/audit", _audit.every_audit, methods=["GET"]),
     Route("/oncall", _views.every_team_on_call, methods=["GET"]),
     SegmentRoute("/teams/{team}/oncall", _views.team_on_call, methods=["GET"]),
     SegmentRoute("/teams/{team}/shifts", _views.team_shifts, methods=["GET"]),

@@ -50,6 +50,7 @@ from oncall_core.store import (
 from ._body import json_body, only_fields
 from ._pages import page, page_request
 from ._requests import (
+    author,
     etag,
     flag_query,
     if_match,
@@ -201,7 +202,9 @@ async def create_version(request: Request) -> Response:
     moment = now(request)
     schedule = parse_schedule_request(body, created_at=moment)
     before = await _state(request, team)
-    version = await store_of(request).create_schedule(schedule, now=moment)
+    version = await store_of(request).create_schedule(
+        schedule, now=moment, by=author(request, moment)
+    )
     # A new name's first write is revision 1; a re-creation follows the deletion
     # read just before (a race with another write of the name would be refused as
     # ScheduleExists, but for a re-creation and a deletion both slipping in between).
@@ -301,7 +304,9 @@ async def put_version(request: Request) -> Response:
         )
 
     async def write(state: TeamState | None, expected: int) -> Schedule:
-        return await store.edit_schedule(parse(state), now=moment, expected=expected)
+        return await store.edit_schedule(
+            parse(state), now=moment, expected=expected, by=author(request, moment)
+        )
 
     version, revision = await _conditional(request, team, name, write)
     return JSONResponse(to_json(version), headers=etag(revision))
@@ -316,7 +321,12 @@ async def delete_version(request: Request) -> Response:
 
     async def write(_state: TeamState | None, expected: int) -> Deletion:
         return await store.delete_schedule(
-            team, name, now=moment, effective=effective, expected=expected
+            team,
+            name,
+            now=moment,
+            effective=effective,
+            expected=expected,
+            by=author(request, moment),
         )
 
     ended, revision = await _conditional(request, team, name, write)
@@ -335,16 +345,17 @@ async def rotate(request: Request) -> Response:
     at = body.get("at")
     when = None if at is None else parse_instant(at, field="at")
     state = await _named(request, team, name)
+    moment = now(request)
     change = rotation_change(
         state,
         team,
         name,
-        now=now(request),
+        now=moment,
         at=when,
         to=None if to is None else clean_text(to, "to"),
     )
     store = store_of(request)
-    stored = await store.append_rotation_change(team, change)
+    stored = await store.append_rotation_change(team, change, by=author(request, moment))
     after = await store.load_team(team)
     turn = turn_in_progress(after or state, name, stored.effective)
     return JSONResponse(

@@ -111,10 +111,18 @@ RETURNING id;
 UPDATE overrides SET ends_at = %(end)s WHERE team_id = %(team_id)s AND id = %(id)s;
 
 -- delete_override --
--- Delete one override of a team
+-- Delete one override of a team; it as it was, in the shape of oncall_core.to_json(Override)
+-- (as in list_overrides)
 DELETE FROM overrides o USING teams t
 WHERE t.id = o.team_id AND t.name = %(team)s AND o.id = %(id)s
-RETURNING o.id;
+RETURNING json_build_object(
+    'member', (SELECT username FROM users WHERE id = o.user_id),
+    'start', to_char(o.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'end', to_char(o.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'schedule', (SELECT name FROM schedules WHERE id = o.schedule_id),
+    'reason', o.reason,
+    'id', o.id
+) AS override;
 
 -- list_overrides --
 -- A team's overrides that overlap [%(start)s, %(end)s) (NULL: unbounded on that side), in
@@ -281,3 +289,31 @@ RETURNING name, hash, scope, teams, created_at, last_used_at, revoked_at;
 UPDATE api_keys k SET last_used_at = GREATEST(k.last_used_at, u.at)
 FROM unnest(%(names)s::text[], %(times)s::timestamptz[]) AS u (name, at)
 WHERE k.name = u.name;
+
+-- insert_audit_entry --
+-- Record one effect of a write, in the write's transaction (team NULL: no team's)
+INSERT INTO audit_entries (team_id, at, actor, request_id, action, schedule, detail)
+VALUES (
+    (SELECT id FROM teams WHERE name = %(team)s::text),
+    %(at)s, %(actor)s, %(request_id)s, %(action)s, %(schedule)s, %(detail)s
+);
+
+-- list_team_audit --
+-- A team's audit entries, newest first, those with an id below %(before)s (NULL: from the
+-- newest), at most %(limit)s (NULL: all); by audit_entries_team_idx, backwards
+SELECT a.id, t.name AS team, a.at, a.actor, a.request_id, a.action, a.schedule, a.detail
+FROM teams t
+JOIN audit_entries a ON a.team_id = t.id
+WHERE t.name = %(team)s AND a.id < coalesce(%(before)s::bigint, 9223372036854775807)
+ORDER BY a.id DESC
+LIMIT %(limit)s;
+
+-- list_audit --
+-- Every audit entry (key changes too), newest first, those with an id below %(before)s
+-- (NULL: from the newest), at most %(limit)s (NULL: all)
+SELECT a.id, t.name AS team, a.at, a.actor, a.request_id, a.action, a.schedule, a.detail
+FROM audit_entries a
+LEFT JOIN teams t ON t.id = a.team_id
+WHERE a.id < coalesce(%(before)s::bigint, 9223372036854775807)
+ORDER BY a.id DESC
+LIMIT %(limit)s;

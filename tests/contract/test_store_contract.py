@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 
 import attrs
@@ -39,26 +39,12 @@ from oncall_core import (
 )
 from oncall_core.store import TeamSummary
 from oncall_core.strategies import overrides, rotation_changes, schedules
-from oncall_pg import PostgresStore
+from tests.contract.conftest import STORES, open_store
 from tests.postgres import run_in_thread
 
-STORES = ["memory", "postgres"]
 MONDAY_NOON = datetime(2025, 5, 5, 17, tzinfo=UTC)  # noon in Chicago, inside weekly()
 NOW = datetime(2025, 6, 2, 17, tzinfo=UTC)  # "now" for writes: a Monday noon in Chicago
 WEEK = timedelta(days=7)
-
-
-async def open_store(kind: str, request: pytest.FixtureRequest) -> Store:
-    if kind == "memory":
-        return MemoryStore()
-    return await PostgresStore.open(request.getfixturevalue("database_url"), min_size=1, max_size=4)
-
-
-@pytest.fixture(params=STORES)
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
-    opened = await open_store(request.param, request)
-    yield opened
-    await opened.close()
 
 
 def weekly(team: str = "ops", name: str = "primary", **changes: object) -> Schedule:

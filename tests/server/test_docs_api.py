@@ -78,9 +78,9 @@ def _shape(path: str, patterns: set[str]) -> str | None:
 def test_the_page_has_an_example_of_every_endpoint() -> None:
     served = {
         (method, route.path)
-        # The endpoints this page is about: those of teams, members and /oncall.
+        # The endpoints this page is about: those of teams, members, /oncall and /audit.
         for route in create_app(store=MemoryStore()).routes
-        if getattr(route, "path", "").startswith(("/teams", "/members", "/oncall"))
+        if getattr(route, "path", "").startswith(("/teams", "/members", "/oncall", "/audit"))
         for method in getattr(route, "methods", set()) - {"HEAD"}
     }
     patterns = {path for _, path in served}
@@ -89,7 +89,7 @@ def test_the_page_has_an_example_of_every_endpoint() -> None:
         method = arguments[arguments.index("-X") + 1] if "-X" in arguments else "GET"
         url = next(a for a in arguments if a.startswith(HOST)).split("?")[0]
         used.add((method, _shape(url[len(HOST) :], patterns)))
-    assert len(served) == 22
+    assert len(served) == 24
     assert served <= used
 
 

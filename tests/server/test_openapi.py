@@ -171,6 +171,11 @@ EXCHANGES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("get", "/members/{member}/shifts", "/members/Ann/shifts?to=x", {}),  # 400
     ("get", "/members/{member}/calendar.ics", "/members/Ann/calendar.ics", {}),
     ("get", "/members/{member}/calendar.ics", "/members/Ann/calendar.ics?from=x", {}),  # 400
+    ("get", "/teams/{team}/audit", "/teams/ops-team/audit?limit=2", {}),
+    ("get", "/teams/{team}/audit", "/teams/none/audit", {}),  # 404
+    ("get", "/teams/{team}/audit", "/teams/ops-team/audit?cursor=x", {}),  # 400
+    ("get", "/audit", "/audit", {}),
+    ("get", "/audit", "/audit?limit=0", {}),  # 400
     ("get", "/healthz", "/healthz", {}),
     ("get", "/readyz", "/readyz", {}),
     ("get", "/openapi.json", "/openapi.json", {}),

@@ -3,6 +3,8 @@ without a running server, and no secret (nor its hash) in any line the server lo
 
 from __future__ import annotations
 
+import asyncio
+import getpass
 import hashlib
 import http.client
 import json
@@ -10,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from oncall_core import AuditEntry
+from oncall_pg import PostgresStore
 from tests.server.test_process import STOP_GUARD, Server, run_cli
 
 SHIFT = {
@@ -113,6 +117,26 @@ def test_keys_on_a_database_with_a_running_server_and_no_secret_in_its_log(
     assert keys["viewer"]["last_used_at"] is not None
     assert keys["ci-bot"]["revoked_at"] is not None
     assert "hash" not in keys["viewer"]
+    # The audit trail has each key change, by the operator, and the write, by its key.
+    trail = [
+        (e.action.value, e.actor, e.detail.get("name"))
+        for e in reversed(asyncio.run(audit_trail(database_url)))
+    ]
+    operator = f"cli:{getpass.getuser()}"
+    assert trail == [
+        ("key.created", operator, "ci-bot"),
+        ("key.created", operator, "viewer"),
+        ("schedule.created", "ci-bot", "primary"),
+        ("key.revoked", operator, "ci-bot"),
+    ]
+
+
+async def audit_trail(url: str) -> tuple[AuditEntry, ...]:
+    store = await PostgresStore.open(url, min_size=1, max_size=1)
+    try:
+        return await store.list_audit(None)
+    finally:
+        await store.close()
 
 
 def test_embedded_keys_with_and_without_a_running_server(tmp_path: Path) -> None:

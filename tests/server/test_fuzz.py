@@ -200,4 +200,4 @@ def test_the_server_does_what_its_openapi_document_says(
 
         _fuzz(client, operation, mode)
         tried += 1
-    assert tried == (27 if mode == "positive" else 24)
+    assert tried == (29 if mode == "positive" else 26)

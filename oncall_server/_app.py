@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from oncall_core import Store
 
+from ._answers import AnswerMemo
 from ._auth import Endpoint, Requirement, Scope, protect
 from ._calendar import EventCache
 from ._config import Config, ServerConfig, StorageMode, storage_mode
@@ -83,6 +84,7 @@ def create_app(
                     "store": given,
                     "clock": clock,
                     "events": EventCache(),
+                    "answers": AnswerMemo(),
                     "metrics": metrics,
                     "keys": ring,
                 }
@@ -102,6 +104,7 @@ def create_app(
                 "clock": clock,
                 "liveness": liveness,
                 "events": EventCache(),
+                "answers": AnswerMemo(),
                 "metrics": metrics,
                 "keys": ring,
             }

@@ -24,14 +24,13 @@ from oncall_core import (
     StorageUnavailable,
     ValidationError,
     clean_text,
-    oncall_at,
     parse_instant,
     parse_schedule_request,
-    seed_answer,
     to_json,
 )
 
 from . import _audit, _calendar, _overrides, _schedules, _views
+from ._answers import AnswerMemo
 from ._body import json_body
 from ._errors import error_response
 from ._metrics import metrics_endpoint
@@ -105,10 +104,12 @@ async def who_is_on_call(request: Request) -> Response:
         raise ValidationError("time query parameter is required", field="time")
     at = now(request) if text == "now" else parse_instant(text)
     state = await store_of(request).load_team(team)
-    answer = oncall_at(state, at) if state is not None else None
-    if answer is None:
+    # The answer already computed for this state, while it holds (see _answers).
+    memo: AnswerMemo = request.state.answers
+    body = memo.answer(state, at) if state is not None else None
+    if body is None:
         return error_response(404, NOT_ON_CALL)
-    return JSONResponse(seed_answer(answer))
+    return Response(body, media_type="application/json")
 
 
 async def healthz(request: Request) -> Response:

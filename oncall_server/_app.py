@@ -25,6 +25,7 @@ from ._calendar import EventCache
 from ._config import Config, ServerConfig, StorageMode, storage_mode
 from ._cors import cors_middleware
 from ._errors import exception_handlers
+from ._fastpath import FastSchedule
 from ._keys import KeyRing, configured_keys, list_keys, running
 from ._limits import BodyTimeout
 from ._logging import RequestLog
@@ -49,6 +50,7 @@ def create_app(
     store: Store | None = None,
     clock: Callable[[], datetime] = utc_now,
     timer: Callable[[], float] = time.monotonic,
+    fast_path: bool = True,
 ) -> Starlette:
     """The ASGI application.
 
@@ -57,6 +59,9 @@ def create_app(
     running meanwhile: if it is lost for good (the embedded PostgreSQL died and did not
     start again), ``/healthz`` answers 503.  ``clock`` is the server's clock, and
     ``timer`` the monotonic clock (in seconds) the rate limits fill their buckets by.
+    ``fast_path``: :class:`~oncall_server._fastpath.FastSchedule` answers the plain
+    case of ``GET /schedule`` (False: every request goes through the router, as the
+    tests compare).
     """
     if store is None and config is None:
         raise ValueError("create_app needs a config or a store")
@@ -124,9 +129,18 @@ def create_app(
                 clock=timer,
             )
         )
+    routes = protect([*ROUTES, *_ADMIN_ROUTES], _ADMIN_REQUIREMENTS)
+    if fast_path:
+        # After the access log, CORS and the rate limit, which apply to it too.
+        lookup = next(
+            r
+            for r in routes
+            if isinstance(r, Route) and r.path == "/schedule" and "GET" in (r.methods or ())
+        )
+        middleware.append(Middleware(FastSchedule, route=lookup))
     middleware.append(Middleware(BodyTimeout, seconds=server.body_timeout))
     return Starlette(
-        routes=protect([*ROUTES, *_ADMIN_ROUTES], _ADMIN_REQUIREMENTS),
+        routes=routes,
         middleware=middleware,
         exception_handlers=exception_handlers(),  # type: ignore[arg-type]
         lifespan=lifespan,

@@ -108,6 +108,13 @@ def configure_logging(level: str, format: str = "json") -> None:
         # Our own access log replaces uvicorn's; its errors go through the root handler.
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = name != "uvicorn.access"
+    # Nothing we write reads a record's caller, thread or process; finding them costs
+    # a third of an access-log line (the logging HOWTO's "Optimization" section).  The
+    # server owns its process's logging, so it may turn them off.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
 
 
 class RequestLog:

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from tests.server.test_process import START_GUARD, STOP_GUARD, Server, free_port
@@ -122,3 +123,45 @@ def test_on_a_terminal_the_default_is_text(tmp_path: Path) -> None:
         f"info    listening on http://127.0.0.1:{port}; "
         "the data is in memory (lost when the server stops)"
     ), seen
+
+
+def test_an_access_line_written_straight_is_the_line_the_formatter_writes() -> None:
+    """White-box: RequestLog writes its line straight to the JSON handler's stream
+    (oncall_server._logging._wrote_access_line); it must be the formatter's text."""
+    import io
+    import logging
+
+    from oncall_server._logging import JsonFormatter, _wrote_access_line, configure_logging
+
+    fields = {
+        "method": "GET",
+        "path": '/schedule/ünïcode"quoted\\',
+        "status": 200,
+        "duration_ms": 0.125,
+        "request_id": "abc",
+    }
+    saved = logging.root.handlers[:], logging.root.level
+    try:
+        for level, written in (("info", True), ("warning", False)):
+            configure_logging(level)
+            handler = logging.root.handlers[0]
+            assert isinstance(handler, logging.StreamHandler)
+            handler.setStream(stream := io.StringIO())
+            assert _wrote_access_line(dict(fields)) is written
+            if not written:
+                assert stream.getvalue() == ""
+                continue
+            line = stream.getvalue()
+            record = logging.LogRecord(
+                "oncall_server.access", logging.INFO, "", 0, "request", None, None
+            )
+            record.fields = fields
+            record.created = datetime.fromisoformat(json.loads(line)["time"]).timestamp()
+            assert line == JsonFormatter().format(record) + "\n"
+        # A handler added by someone else: the line goes through logging, not around it.
+        configure_logging("info")
+        logging.root.addHandler(logging.NullHandler())
+        assert _wrote_access_line(dict(fields)) is False
+    finally:
+        logging.root.handlers[:], level = saved
+        logging.root.setLevel(level)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import unquote
 
 from starlette.requests import Request
@@ -43,7 +43,9 @@ from ._errors import domain_error, error_response
 from ._keys import KeyRing, bearer_secret
 from ._routes import NOT_ON_CALL
 
-_REMEMBERED = 512  # team names and instants remembered, each
+_REMEMBERED = 512  # query strings, team names and instants remembered, each
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def first_values(query_string: bytes) -> dict[str, str]:
@@ -65,14 +67,14 @@ def first_values(query_string: bytes) -> dict[str, str]:
     return found
 
 
-class _Remembered:
+class _Remembered(Generic[K, V]):
     """A function's results for the last few hundred arguments (successes only)."""
 
-    def __init__(self, function: Callable[[str], Any]) -> None:
+    def __init__(self, function: Callable[[K], V]) -> None:
         self._function = function
-        self._results: dict[str, Any] = {}
+        self._results: dict[K, V] = {}
 
-    def __call__(self, argument: str) -> Any:
+    def __call__(self, argument: K) -> V:
         result = self._results.get(argument)
         if result is None:
             result = self._function(argument)
@@ -96,8 +98,9 @@ class FastSchedule:
     def __init__(self, app: ASGIApp, *, route: BaseRoute) -> None:
         self.app = app
         self._route = route
-        self._team = _Remembered(lambda text: clean_text(text, "team"))
-        self._instant = _Remembered(parse_instant)
+        self._query: _Remembered[bytes, dict[str, str]] = _Remembered(first_values)
+        self._team: _Remembered[str, str] = _Remembered(lambda text: clean_text(text, "team"))
+        self._instant: _Remembered[str, datetime] = _Remembered(parse_instant)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/schedule" and scope["method"] == "GET":
@@ -111,16 +114,16 @@ class FastSchedule:
     def _asked(self, scope: Scope) -> tuple[str, datetime] | None:
         """The team and instant asked about, if the handler and the guard would take
         them; None for the app to answer."""
-        query = first_values(scope["query_string"])
+        query = self._query(scope["query_string"])
         team_text, time_text = query.get("team"), query.get("time")
         if not team_text or not time_text:
             return None
         state: dict[str, Any] = scope["state"]
         try:
-            team: str = self._team(team_text)
+            team = self._team(team_text)
             if not _may_read(state.get("keys"), scope, team):
                 return None
-            at: datetime = state["clock"]() if time_text == "now" else self._instant(time_text)
+            at = state["clock"]() if time_text == "now" else self._instant(time_text)
         except OncallError:
             return None  # a 400: the handler says which
         return team, at

@@ -27,16 +27,23 @@ from ._cors import cors_middleware
 from ._errors import exception_handlers
 from ._fastpath import FastSchedule
 from ._keys import KeyRing, configured_keys, list_keys, running
+from ._keys_http import create_key, revoke_key
 from ._limits import BodyTimeout
 from ._logging import RequestLog
 from ._metrics import Metrics
 from ._ratelimit import RateLimit
-from ._routes import ROUTES
+from ._routes import ROUTES, SegmentRoute
 from ._storage import Liveness, open_store, stored_keys
 
 # Routes of the server's own administration, and what they need (see _auth).
-_ADMIN_ROUTES = [Route("/keys", list_keys, methods=["GET"])]
-_ADMIN_REQUIREMENTS: dict[Endpoint, Requirement] = {list_keys: Requirement(Scope.ADMIN)}
+_ADMIN_ROUTES = [
+    Route("/keys", list_keys, methods=["GET"]),
+    Route("/keys", create_key, methods=["POST"]),
+    SegmentRoute("/keys/{name}", revoke_key, methods=["DELETE"]),
+]
+_ADMIN_REQUIREMENTS: dict[Endpoint, Requirement] = {
+    endpoint: Requirement(Scope.ADMIN) for endpoint in (list_keys, create_key, revoke_key)
+}
 
 
 def utc_now() -> datetime:

@@ -30,7 +30,7 @@ import psutil  # type: ignore[import-untyped]  # ships no types
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from oncall_core import Author, OncallError, clean_text
+from oncall_core import Author, Conflict, OncallError, clean_text
 from oncall_pg import PostgresKeys, build_conninfo
 
 from ._config import SCOPES, Config, StorageMode, storage_mode
@@ -82,6 +82,9 @@ def run(arguments: argparse.Namespace, config: Config) -> int:
 
 
 def _create(config: Config, name: str, scope: str, teams: list[str]) -> int:
+    if any(key.name == name for key in configured_keys(config)):
+        # As POST /keys: an audit entry's actor names one key.
+        raise Conflict(f"an API key named {name!r} exists already (in server.api_keys)")
     secret = new_secret()
     digest = hash_secret(secret)
     entry = {"name": name, "hash": digest, "scope": scope, "teams": teams}

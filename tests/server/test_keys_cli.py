@@ -69,6 +69,8 @@ def test_in_memory_mode_create_prints_the_config_entry(tmp_path: Path) -> None:
         "ONCALL_SERVER__API_KEYS": json.dumps([{"name": "ci-bot", "hash": digest}]),
     }
     assert [key["name"] for key in listed(tmp_path, configured)] == ["ci-bot"]
+    taken = run_cli(tmp_path, configured, "keys", "create", "--name", "ci-bot")
+    assert taken.returncode == 1 and "exists already" in taken.stderr
     assert run_cli(tmp_path, environ, "keys", "revoke", "ci-bot").returncode == 1
 
 

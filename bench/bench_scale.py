@@ -2,8 +2,8 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/bench_scale.py               # 10,000 teams (about 10 minutes)
-    .venv/bin/python bench/bench_scale.py --teams 500   # a quick look (about a minute)
+    .venv/bin/python bench/bench_scale.py               # 10,000 teams (about 5 minutes)
+    .venv/bin/python bench/bench_scale.py --teams 500   # a quick look (under a minute)
 
 The data: ``--teams N`` teams (default 10,000), each with 5-15 schedules (10 on
 average, so 100,000 schedules for 10,000 teams) of varied shapes (bench_pg.py's
@@ -45,20 +45,24 @@ request at a time), timed with ``time.perf_counter``:
   answers;
 - memory: the RSS of the server process (psutil) after start-up, after
   paging through ``GET /oncall`` for every team twice, and at the end;
-- ``GET /oncall?limit=500`` for every team: each page timed alone, the total
-  and the median and slowest page, twice (the second pass finds the first's
-  calendars' ... nothing cached on PostgreSQL after 0.5 s: it reads again);
+- ``GET /oncall?limit=500&time=2026-03-16T14:30:00Z`` for every team, page
+  after page: each page timed alone, the total and the median and slowest
+  page; then all pages again (on PostgreSQL ``load_teams`` is not cached, so it
+  reads again; in memory the states are the same objects, whose compiled forms
+  oncall_core caches, 256 of them);
 - ``GET /teams/{team}/calendar.ics`` (the default range, a week back and 90
   days ahead of now) of 20 random teams, each asked twice in a row: cold
   (first ask) and warm (the event cache, and on PostgreSQL the team-state
   cache, filled);
-- ``GET /schedule?team=...&time=...`` of 200 random teams: median, p90, p99.
+- ``GET /schedule?team=...&time=2026-03-16T14:30:00Z`` of 200 random teams:
+  median, p90, p99.
 
 Memory mode's footprint per schedule: the RSS of the ``--serve-memory`` process
 after filling minus before, divided by the schedules (each with its share of the
 overrides and changes); and, in this process, ``tracemalloc`` of a
-``MemoryStore`` filled with the first 200 teams: the bytes kept after the
-schedules alone, then after the changes and overrides too.
+``MemoryStore`` filled with the schedules of the first 200 teams alone (bytes
+per schedule), and of one filled with their changes and overrides too (the
+bytes more per override or change).
 
 Last, on the PostgreSQL database, in this process: ``EXPLAIN (ANALYZE,
 BUFFERS)`` of the two statements a page of ``GET /oncall`` runs (``list_teams``

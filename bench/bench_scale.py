@@ -73,8 +73,10 @@ each the best of 3 rounds: ``PostgresStore.list_teams`` and ``load_teams``; the
 ``load_teams`` statement alone with its JSON fetched as text, ``json.loads`` of
 it, and ``from_json`` into ``TeamState``s; ``everyone_on_call`` of each state,
 twice on the same states, and twice on 200 of them (oncall_core keeps 256
-compiled states: 500 do not fit, 200 do).  White-box on purpose for the
-statements (``oncall_pg._queries.QUERIES``, as bench_pg.py).
+compiled states: 500 do not fit, 200 do).  White-box on purpose, as
+bench_pg.py: it runs the store's own statements (``oncall_pg._queries.QUERIES``)
+by hand, to EXPLAIN the very statements the server runs and to time the
+statement apart from decoding its JSON and building the states.
 
 The machine may be shared: the load average is printed at the start and at the
 end.  Every process started here is stopped at the end, also after an error.

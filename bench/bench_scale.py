@@ -375,7 +375,7 @@ async def check_load(url: str, teams: int, first_override_ids: Sequence[int]) ->
 
 async def explain(url: str, teams: int) -> list[str]:
     """EXPLAIN (ANALYZE, BUFFERS) of one page of GET /oncall's two statements."""
-    middle = team_name(teams // 2)
+    middle = team_name(teams // 2 - 1)  # the page: from team teams // 2 on
     page = [team_name(n) for n in range(teams // 2, min(teams, teams // 2 + PAGE))]
     statements: dict[str, tuple[str, dict[str, object]]] = {
         f"list_teams(after={middle!r}, limit={PAGE + 1})": (
@@ -416,7 +416,7 @@ def plan_summary(plan: Sequence[str]) -> list[str]:
 async def page_parts(url: str, teams: int) -> list[list[str]]:
     """Where one page of GET /oncall goes on PostgreSQL, in this process: the two
     statements, the JSON decoding, building the states, and everyone_on_call."""
-    middle = team_name(teams // 2)
+    middle = team_name(teams // 2 - 1)  # the page explain() explains
     parts: dict[str, list[float]] = {}
 
     def timed(label: str, started: float) -> None:

@@ -109,6 +109,7 @@ WHITE_BOX = {
     "tests/server/test_keys_auth.py": {"oncall_server._auth", "oncall_server._routes"},
     "tests/pg/test_postgres.py": {"oncall_pg._errors"},
     "bench/bench_pg.py": {"oncall_pg._queries"},
+    "bench/bench_scale.py": {"oncall_pg._queries"},
     "bench/bench_request.py": {"oncall_server._logging", "oncall_server._routes"},
 }
 

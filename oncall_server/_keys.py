@@ -72,11 +72,29 @@ def bearer_secret(scope: Scope) -> str | None:
     It reads the raw header list, not Starlette's ``Headers``: this runs on every
     request, and building those costs more than the whole key check.
     """
+    presented = _presented(scope)
+    return None if presented is None else presented.decode("utf-8", "surrogateescape")
+
+
+# What str.strip() strips from ASCII text (bytes.strip() leaves \x1c to \x1f).
+_SPACE = bytes(byte for byte in range(128) if chr(byte).isspace())
+
+
+def _presented(scope: Scope) -> bytes | None:
+    # The presented secret as hash_secret encodes it: the bytes that are hashed.
+    value: bytes
     for name, value in scope["headers"]:
         if name == b"authorization":
-            scheme, _, secret = value.decode("latin-1").partition(" ")
+            if value.isascii():
+                # The usual case, without a detour through str: the same rule on bytes.
+                scheme, _, raw = value.partition(b" ")
+                raw = raw.strip(_SPACE)
+                return raw if raw and scheme.lower() == b"bearer" else None
+            text_scheme, _, secret = value.decode("latin-1").partition(" ")
             secret = secret.strip()
-            return secret if scheme.lower() == "bearer" and secret else None
+            if not secret or text_scheme.lower() != "bearer":
+                return None
+            return secret.encode("utf-8", "surrogateescape")
     return None
 
 
@@ -116,7 +134,22 @@ class KeyRing:
 
     def find(self, secret: str) -> KeyRecord | None:
         """The active key whose secret this is, or None; notes that it was used."""
-        key = self._by_hash.get(hash_secret(secret))
+        return self._found(self._by_hash.get(hash_secret(secret)))
+
+    def find_presented(self, scope: Scope) -> KeyRecord | None:
+        """The active key a request presents (:func:`bearer_secret`), or None: none
+        presented, or not an active key; notes that it was used.
+
+        What the route guard calls on every request: the secret is hashed from the
+        header's bytes, without building a str of it first.
+        """
+        presented = _presented(scope)
+        if presented is None:
+            return None
+        return self._found(self._by_hash.get(hashlib.sha256(presented).hexdigest()))
+
+    def _found(self, key: KeyRecord | None) -> KeyRecord | None:
+        # Notes the use, for last_used_at (only stored keys have one).
         if key is not None and self._stored is not None:
             self._used[key.name] = self._clock()
         return key

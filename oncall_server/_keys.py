@@ -123,7 +123,7 @@ class KeyRing:
         self._configured = tuple(configured)
         self._stored = stored
         self._clock = clock
-        self._by_hash: dict[str, KeyRecord] = {key.hash: key for key in self._configured}
+        self._by_digest = _by_digest(self._configured)
         self._ever = bool(self._configured)
         self._used: dict[str, datetime] = {}  # name -> last use not yet written
 
@@ -134,7 +134,7 @@ class KeyRing:
 
     def find(self, secret: str) -> KeyRecord | None:
         """The active key whose secret this is, or None; notes that it was used."""
-        return self._found(self._by_hash.get(hash_secret(secret)))
+        return self._lookup(secret.encode("utf-8", "surrogateescape"))  # as hash_secret
 
     def find_presented(self, scope: Scope) -> KeyRecord | None:
         """The active key a request presents (:func:`bearer_secret`), or None: none
@@ -144,14 +144,13 @@ class KeyRing:
         header's bytes, without building a str of it first.
         """
         presented = _presented(scope)
-        if presented is None:
-            return None
-        return self._found(self._by_hash.get(hashlib.sha256(presented).hexdigest()))
+        return None if presented is None else self._lookup(presented)
 
-    def _found(self, key: KeyRecord | None) -> KeyRecord | None:
-        # Notes the use, for last_used_at (only stored keys have one).
+    def _lookup(self, secret: bytes) -> KeyRecord | None:
+        # By the hash's bytes (digest, not hexdigest: no hex string to build and hash).
+        key = self._by_digest.get(hashlib.sha256(secret).digest())
         if key is not None and self._stored is not None:
-            self._used[key.name] = self._clock()
+            self._used[key.name] = self._clock()  # for last_used_at: only stored keys
         return key
 
     async def records(self) -> tuple[KeyRecord, ...]:
@@ -164,9 +163,9 @@ class KeyRing:
         if self._stored is None:
             return
         records = await self._stored.list()
-        table = {key.hash: key for key in self._configured}
-        table.update({key.hash: key for key in records if key.revoked_at is None})
-        self._by_hash = table  # replaced whole: lookups never see half a table
+        active = [key for key in records if key.revoked_at is None]
+        # Replaced whole: lookups never see half a table.
+        self._by_digest = _by_digest([*self._configured, *active])
         self._ever = bool(self._configured or records)
 
     async def flush(self) -> None:
@@ -194,6 +193,19 @@ class KeyRing:
                     await self.flush()
             except OncallError as error:
                 log.warning("api keys not refreshed", extra={"fields": {"error": str(error)}})
+
+
+def _by_digest(keys: Iterable[KeyRecord]) -> dict[bytes, KeyRecord]:
+    # The keys by the bytes of their hashes: a request's secret is looked up by its
+    # digest(), without spelling it in hex.  A hash that is not the lowercase hex of
+    # 32 bytes is left out: hash_secret() never gives it, so no secret matches it.
+    table = {}
+    for key in keys:
+        with contextlib.suppress(ValueError):
+            digest = bytes.fromhex(key.hash)
+            if len(digest) == 32 and digest.hex() == key.hash:
+                table[digest] = key
+    return table
 
 
 @asynccontextmanager

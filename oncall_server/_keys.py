@@ -144,7 +144,13 @@ class KeyRing:
         header's bytes, without building a str of it first.
         """
         presented = _presented(scope)
-        return None if presented is None else self._lookup(presented)
+        if presented is None:
+            return None
+        # _lookup, inlined: one call fewer on every request.
+        key = self._by_digest.get(hashlib.sha256(presented).digest())
+        if key is not None and self._stored is not None:
+            self._used[key.name] = self._clock()
+        return key
 
     def _lookup(self, secret: bytes) -> KeyRecord | None:
         # By the hash's bytes (digest, not hexdigest: no hex string to build and hash).

@@ -133,28 +133,37 @@ def protect(routes: Iterable[BaseRoute], extra: dict[Endpoint, Requirement]) -> 
     return guarded
 
 
+# A key's scope as a Scope, without an upper() and an enum lookup per request.
+_SCOPES = {scope.name.lower(): scope for scope in Scope}
+
+
 def _guard(endpoint: Endpoint, requirement: Requirement) -> Endpoint:
+    # Runs on every request, so it reads the scope's state dict (what request.state
+    # wraps) and decides from the requirement's fields read once, here.
+    needed, where = requirement.scope, requirement.team
+    open_to_reads = needed is Scope.READ
+
     async def guarded(request: Request) -> Response:
-        ring: KeyRing | None = getattr(request.state, "keys", None)
+        state: dict[str, Any] = request.scope.get("state") or {}  # a ring comes with one
+        ring: KeyRing | None = state.get("keys")
         if ring is None or ring.open:
             return await endpoint(request)  # type: ignore[no-any-return]
-        secret = bearer_secret(request.scope)
-        key = ring.find(secret) if secret is not None else None
-        if requirement.scope is None:
-            request.state.api_key = key  # for an open route that looks at it (/metrics)
+        key = ring.find_presented(request.scope)
+        if needed is None:
+            state["api_key"] = key  # for an open route that looks at it (/metrics)
             response: Response = await endpoint(request)
             return response if key is not None else _without_details(response)
-        if secret is not None and key is None:
-            raise Unauthorized("invalid API key")
         if key is None:
-            if requirement.scope is Scope.READ and not ring.read_requires_key:
+            if bearer_secret(request.scope) is not None:
+                raise Unauthorized("invalid API key")
+            if open_to_reads and not ring.read_requires_key:
                 return await endpoint(request)  # type: ignore[no-any-return]
             raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
-        request.state.key_name = key.name
-        if Scope[key.scope.upper()] < requirement.scope:
+        state["key_name"] = key.name
+        if (_SCOPES.get(key.scope) or Scope[key.scope.upper()]) < needed:
             raise Forbidden(f"this key's scope ({key.scope}) does not allow this")
         if key.teams:
-            team, request = await _team(request, requirement.team)
+            team, request = await _team(request, where)
             if team is None:
                 raise Forbidden("this key is limited to some teams; this route spans all")
             if team not in key.teams:

@@ -72,11 +72,29 @@ def bearer_secret(scope: Scope) -> str | None:
     It reads the raw header list, not Starlette's ``Headers``: this runs on every
     request, and building those costs more than the whole key check.
     """
+    presented = _presented(scope)
+    return None if presented is None else presented.decode("utf-8", "surrogateescape")
+
+
+# What str.strip() strips from ASCII text (bytes.strip() leaves \x1c to \x1f).
+_SPACE = bytes(byte for byte in range(128) if chr(byte).isspace())
+
+
+def _presented(scope: Scope) -> bytes | None:
+    # The presented secret as hash_secret encodes it: the bytes that are hashed.
+    value: bytes
     for name, value in scope["headers"]:
         if name == b"authorization":
-            scheme, _, secret = value.decode("latin-1").partition(" ")
+            if value.isascii():
+                # The usual case, without a detour through str: the same rule on bytes.
+                scheme, _, raw = value.partition(b" ")
+                raw = raw.strip(_SPACE)
+                return raw if raw and scheme.lower() == b"bearer" else None
+            text_scheme, _, secret = value.decode("latin-1").partition(" ")
             secret = secret.strip()
-            return secret if scheme.lower() == "bearer" and secret else None
+            if not secret or text_scheme.lower() != "bearer":
+                return None
+            return secret.encode("utf-8", "surrogateescape")
     return None
 
 
@@ -105,7 +123,7 @@ class KeyRing:
         self._configured = tuple(configured)
         self._stored = stored
         self._clock = clock
-        self._by_hash: dict[str, KeyRecord] = {key.hash: key for key in self._configured}
+        self._by_digest = _by_digest(self._configured)
         self._ever = bool(self._configured)
         self._used: dict[str, datetime] = {}  # name -> last use not yet written
 
@@ -116,9 +134,29 @@ class KeyRing:
 
     def find(self, secret: str) -> KeyRecord | None:
         """The active key whose secret this is, or None; notes that it was used."""
-        key = self._by_hash.get(hash_secret(secret))
+        return self._lookup(secret.encode("utf-8", "surrogateescape"))  # as hash_secret
+
+    def find_presented(self, scope: Scope) -> KeyRecord | None:
+        """The active key a request presents (:func:`bearer_secret`), or None: none
+        presented, or not an active key; notes that it was used.
+
+        What the route guard calls on every request: the secret is hashed from the
+        header's bytes, without building a str of it first.
+        """
+        presented = _presented(scope)
+        if presented is None:
+            return None
+        # _lookup, inlined: one call fewer on every request.
+        key = self._by_digest.get(hashlib.sha256(presented).digest())
         if key is not None and self._stored is not None:
             self._used[key.name] = self._clock()
+        return key
+
+    def _lookup(self, secret: bytes) -> KeyRecord | None:
+        # By the hash's bytes (digest, not hexdigest: no hex string to build and hash).
+        key = self._by_digest.get(hashlib.sha256(secret).digest())
+        if key is not None and self._stored is not None:
+            self._used[key.name] = self._clock()  # for last_used_at: only stored keys
         return key
 
     async def records(self) -> tuple[KeyRecord, ...]:
@@ -131,9 +169,9 @@ class KeyRing:
         if self._stored is None:
             return
         records = await self._stored.list()
-        table = {key.hash: key for key in self._configured}
-        table.update({key.hash: key for key in records if key.revoked_at is None})
-        self._by_hash = table  # replaced whole: lookups never see half a table
+        active = [key for key in records if key.revoked_at is None]
+        # Replaced whole: lookups never see half a table.
+        self._by_digest = _by_digest([*self._configured, *active])
         self._ever = bool(self._configured or records)
 
     async def flush(self) -> None:
@@ -161,6 +199,19 @@ class KeyRing:
                     await self.flush()
             except OncallError as error:
                 log.warning("api keys not refreshed", extra={"fields": {"error": str(error)}})
+
+
+def _by_digest(keys: Iterable[KeyRecord]) -> dict[bytes, KeyRecord]:
+    # The keys by the bytes of their hashes: a request's secret is looked up by its
+    # digest(), without spelling it in hex.  A hash that is not the lowercase hex of
+    # 32 bytes is left out: hash_secret() never gives it, so no secret matches it.
+    table = {}
+    for key in keys:
+        with contextlib.suppress(ValueError):
+            digest = bytes.fromhex(key.hash)
+            if len(digest) == 32 and digest.hex() == key.hash:
+                table[digest] = key
+    return table
 
 
 @asynccontextmanager

@@ -40,7 +40,7 @@ from oncall_core import OncallError, Store, clean_text, parse_instant
 
 from ._answers import AnswerMemo
 from ._errors import domain_error, error_response
-from ._keys import KeyRing, bearer_secret
+from ._keys import KeyRing
 from ._routes import NOT_ON_CALL
 
 _REMEMBERED = 512  # query strings, team names and instants remembered, each
@@ -158,8 +158,7 @@ def _may_read(ring: KeyRing | None, scope: Scope, team: str) -> bool:
     or the guard is to say why not)."""
     if ring is None or ring.open:
         return True
-    secret = bearer_secret(scope)
-    key = ring.find(secret) if secret is not None else None
+    key = ring.find_presented(scope)
     if key is None:
         # No key (fine unless reads need one), or a key that is not valid (a 401):
         # with any Authorization header, the guard decides.

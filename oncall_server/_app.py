@@ -75,6 +75,7 @@ def create_app(
     server = config.server if config is not None else ServerConfig()
     metrics = Metrics(requires_key=server.metrics_requires_key) if server.metrics else None
     wrap = metrics.instrument if metrics is not None else None
+    answers = AnswerMemo()  # GET /schedule's answers, reused while they hold
 
     def keys(opened: Store) -> KeyRing:
         # The API keys: the configuration's, and in PostgreSQL modes the database's.
@@ -90,13 +91,13 @@ def create_app(
         if store is not None:
             given = wrap(store) if wrap is not None else store
             if metrics is not None:
-                metrics.watch(store)
+                metrics.watch(store, answers=answers)
             async with running(keys(store)) as ring:
                 yield {
                     "store": given,
                     "clock": clock,
                     "events": EventCache(),
-                    "answers": AnswerMemo(),
+                    "answers": answers,
                     "metrics": metrics,
                     "keys": ring,
                 }
@@ -110,13 +111,13 @@ def create_app(
         ):
             if metrics is not None:
                 embedded = storage_mode(config) is StorageMode.EMBEDDED
-                metrics.watch(opened, liveness=liveness if embedded else None)
+                metrics.watch(opened, liveness=liveness if embedded else None, answers=answers)
             yield {
                 "store": opened,
                 "clock": clock,
                 "liveness": liveness,
                 "events": EventCache(),
-                "answers": AnswerMemo(),
+                "answers": answers,
                 "metrics": metrics,
                 "keys": ring,
             }

@@ -64,6 +64,7 @@ from oncall_core import (
 from oncall_core.store import TeamSummary
 from oncall_pg import PostgresStore
 
+from ._answers import AnswerMemo
 from ._cache import CachedStore
 from ._errors import error_response
 from ._requests import now, store_of
@@ -226,11 +227,19 @@ class Metrics:
             self._state.postgres = store
         return InstrumentedStore(store, self)
 
-    def watch(self, store: Store, *, liveness: Liveness | None = None) -> None:
-        """Report the cache of ``store`` (if it is a cache) and the embedded PostgreSQL's
-        ``liveness`` (None: there is no embedded PostgreSQL)."""
+    def watch(
+        self,
+        store: Store,
+        *,
+        liveness: Liveness | None = None,
+        answers: AnswerMemo | None = None,
+    ) -> None:
+        """Report the cache of ``store`` (if it is a cache), the embedded PostgreSQL's
+        ``liveness`` (None: there is no embedded PostgreSQL) and the reuse of
+        ``GET /schedule``'s ``answers``."""
         self._state.cache = store if isinstance(store, CachedStore) else None
         self._state.liveness = liveness
+        self._state.answers = answers
 
     async def scrape(self, store: Store, at: datetime) -> bytes:
         """The metrics in the Prometheus text format, with the teams and schedules in
@@ -253,6 +262,7 @@ class _ScrapeState(Collector):
         self.postgres: PostgresStore | None = None
         self.cache: CachedStore | None = None
         self.liveness: Liveness | None = None
+        self.answers: AnswerMemo | None = None
         self.teams: Sequence[TeamSummary] | None = None
 
     def collect(self) -> Iterable[Metric]:
@@ -302,6 +312,17 @@ class _ScrapeState(Collector):
             )
             yield GaugeMetricFamily(
                 "oncall_cache_bytes", "About how many bytes they use.", value=self.cache.size
+            )
+        if self.answers is not None:
+            yield CounterMetricFamily(
+                "oncall_answers_reused",
+                "GET /schedule answers reused while they held (no engine work).",
+                value=self.answers.hits,
+            )
+            yield CounterMetricFamily(
+                "oncall_answers_computed",
+                "GET /schedule answers the engine computed.",
+                value=self.answers.misses,
             )
         if self.liveness is not None:
             yield GaugeMetricFamily(

@@ -180,3 +180,15 @@ def test_a_required_key_fails_closed_when_no_key_exists() -> None:
     assert response.status_code == 401
     assert response.json() == {"error": "an API key with the metrics scope is required"}
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_answers_reused_and_computed_are_counted() -> None:
+    with TestClient(create_app(Config(use_database=False))) as client:
+        client.post("/schedule", json=WEEKDAY_SHIFT)
+        for _ in range(3):  # the same instant: computed once, then reused
+            assert (
+                client.get("/schedule", params={"team": "ops-team", "time": AT}).status_code == 200
+            )
+        samples = scrape(client)
+    assert value(samples, "oncall_answers_computed_total") == 1
+    assert value(samples, "oncall_answers_reused_total") == 2

@@ -25,6 +25,7 @@ from ._listen import PortUnavailable, check_address, listen
 from ._logging import configure_logging
 from ._serving import serve
 from ._storage import StartupError, data_dir, database_url, explain, migrate_database
+from ._workers import supervise
 
 log = logging.getLogger("oncall_server")
 
@@ -84,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 _SERVE_OPTIONS = [
     ("--host", "server.address", "ADDRESS"),
     ("--port", "server.port", "PORT"),
+    ("--workers", "server.workers", "N"),
 ]
 _DEFAULTS = {
     f"{section}.{name}": value
@@ -126,7 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(getattr(arguments, "config", None), os.environ, options)
         if arguments.command == "check-config":
             return _check_config(config)
-        configure_logging(config.logging.level, config.logging.format)
+        # With workers, several processes write to stderr: each line says whose it is.
+        configure_logging(
+            config.logging.level, config.logging.format, pid=config.server.workers > 1
+        )
         if arguments.command == "migrate":
             return _migrate(config)
         if arguments.command == "keys":
@@ -176,6 +181,7 @@ def _serve(config: Config) -> int:
         "starting",
         extra={"fields": {"config": describe(config), "storage": storage_mode(config).value}},
     )
-    status = serve(config, sockets)
+    # One worker serves in this process, as before there were workers.
+    status = supervise(config, sockets) if config.server.workers > 1 else serve(config, sockets)
     log.info("stopped", extra={"fields": {"exit_status": status}})
     return status

@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import time
 import uuid
@@ -289,3 +290,31 @@ def test_check_config_shows_the_workers_from_the_file(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["server"]["workers"] == 4
     help_text = run_cli(tmp_path, {}, "serve", "--help").stdout
     assert "--workers N" in help_text and "ONCALL_SERVER__WORKERS" in help_text
+
+
+def test_in_text_each_line_names_its_process(tmp_path: Path, database_url: str) -> None:
+    environ = {"ONCALL_DATABASE__URL": database_url, "ONCALL_LOGGING__FORMAT": "text"}
+    server = Server(environ, tmp_path, "serve", "--workers", str(WORKERS))
+    try:
+        server.wait_ready()
+        deadline = time.monotonic() + START_GUARD
+        while server.log.read_text().count("worker serving") < WORKERS:
+            assert time.monotonic() < deadline, server.log.read_text()
+            time.sleep(0.1)
+        assert server.stop() == 0
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+    lines = server.log.read_text().splitlines()
+    parent = server.process.pid
+    assert re.fullmatch(
+        rf"\d\d:\d\d:\d\d info    \[{parent}\] listening on http://127\.0\.0\.1:{server.port} "
+        r"with 2 workers; the data is in PostgreSQL at .*",
+        lines[0],
+    ), lines
+    workers = {
+        int(found[1]) for line in lines if (found := re.search(r"\[(\d+)\] worker serving$", line))
+    }
+    assert len(workers) == WORKERS and parent not in workers
+    assert re.fullmatch(rf"\d\d:\d\d:\d\d info    \[{parent}\] stopped exit_status=0", lines[-1])

@@ -4,6 +4,7 @@ Run from the repository root (wrk is the Debian package: ``apt-get install wrk``
 
     .venv/bin/python bench/bench_server.py                            # about 5 minutes
     .venv/bin/python bench/bench_server.py --rounds 1 --duration 5    # a quick look
+    .venv/bin/python bench/bench_server.py --workers 2                # two processes each
 
 Six servers are started once on 127.0.0.1: the ceiling (``bench/hello_app.py``,
 hello-world Starlette served as ours is) and ``python -m oncall_server`` as users
@@ -21,6 +22,11 @@ It is black-box: only the processes, their environment and HTTP.  Where the CPU
 of one request goes is bench/bench_request.py's question.  docs/performance.md
 explains the figures.  Every process started here is stopped at the end, also
 after an error or Ctrl-C.
+
+With ``--workers N`` (above 1) every server runs N worker processes: ours with
+``ONCALL_SERVER__WORKERS``, the ceiling under uvicorn's own supervisor.  The
+memory configurations are left out (the in-memory store refuses workers), and a
+server's CPU time is that of all its processes.
 """
 
 from __future__ import annotations
@@ -124,18 +130,22 @@ class Server(NamedTuple):
     stderr: Path
 
 
-def start_server(stack: ExitStack, workdir: Path, name: str, env: dict[str, str]) -> Server:
-    """Start a configuration (``env`` empty: the ceiling) on a free port, its output to a
-    file, stopped when ``stack`` closes; once it answers."""
+def start_server(
+    stack: ExitStack, workdir: Path, name: str, env: dict[str, str], workers: int = 1
+) -> Server:
+    """Start a configuration (``env`` empty: the ceiling) on a free port with ``workers``
+    processes, its output to a file, stopped when ``stack`` closes; once it answers."""
     with closing(socket()) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     if not env:
-        command, environ = [sys.executable, str(HELLO_APP), str(port)], dict(os.environ)
+        command = [sys.executable, str(HELLO_APP), str(port), str(workers)]
+        environ = dict(os.environ)
     else:
         command = [sys.executable, "-m", "oncall_server"]
         environ = {k: v for k, v in os.environ.items() if not k.startswith("ONCALL_")}
         environ |= env | {"ONCALL_SERVER__ADDRESS": "127.0.0.1", "ONCALL_SERVER__PORT": f"{port}"}
+        environ["ONCALL_SERVER__WORKERS"] = str(workers)
     stderr = workdir / f"{port}.stderr"
     with stderr.open("wb") as output:
         process = subprocess.Popen(
@@ -170,24 +180,29 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def start_servers(stack: ExitStack, workdir: Path, url: str) -> list[Server]:
-    """The ceiling first, then the five oncall_server configurations, with the team created
-    (once on the shared database); all stopped when ``stack`` closes, before PostgreSQL."""
+def start_servers(stack: ExitStack, workdir: Path, url: str, workers: int = 1) -> list[Server]:
+    """The ceiling first, then the five oncall_server configurations (three with more
+    than one worker: no memory mode), with the team created (once on the shared
+    database); all stopped when ``stack`` closes, before PostgreSQL."""
     memory = {"ONCALL_USE_DATABASE": "false"}
     postgres = {"ONCALL_DATABASE__URL": url}
     quiet = {"ONCALL_LOGGING__LEVEL": "warning"}
-    servers = [
-        start_server(stack, workdir, name, env)
-        for name, env in (
-            ("hello-world Starlette (ceiling)", {}),
-            ("memory, access log (info)", memory),
-            ("memory, level warning", memory | quiet),
-            ("postgres, cache 0.5 s, access log", postgres),
-            ("postgres, cache 0.5 s, level warning", postgres | quiet),
-            ("postgres, no cache, access log", postgres | {"ONCALL_DATABASE__CACHE_TTL": "0"}),
-        )
+    configurations = [
+        ("hello-world Starlette (ceiling)", {}),
+        ("memory, access log (info)", memory),
+        ("memory, level warning", memory | quiet),
+        ("postgres, cache 0.5 s, access log", postgres),
+        ("postgres, cache 0.5 s, level warning", postgres | quiet),
+        ("postgres, no cache, access log", postgres | {"ONCALL_DATABASE__CACHE_TTL": "0"}),
     ]
-    for server in servers[1:4]:  # both memory servers, and the database
+    if workers > 1:  # the in-memory store refuses workers
+        configurations = [
+            (name, env) for name, env in configurations if "ONCALL_USE_DATABASE" not in env
+        ]
+    servers = [start_server(stack, workdir, name, env, workers) for name, env in configurations]
+    # The memory servers each, and the database once.
+    first_postgres = next(server for server in servers if server.kind == "postgres")
+    for server in [s for s in servers if s.kind == "memory"] + [first_postgres]:
         for body in SCHEDULES:
             status, answer = request("POST", f"{server.base}/schedule", body)
             if status != 201:
@@ -244,7 +259,7 @@ def wrk(server: Server, script: Path, seconds: int, postmaster: psutil.Process) 
     def cpu() -> tuple[float, float, float]:
         wrk_usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the children waited for
         return (
-            cpu_seconds(process),
+            cpu_seconds(process, children=True),  # with workers, theirs
             cpu_seconds(postmaster, children=True) if on_postgres else 0.0,
             wrk_usage.ru_utime + wrk_usage.ru_stime,
         )
@@ -350,6 +365,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved rounds")
     parser.add_argument("--duration", type=int, default=DURATION, help="seconds per wrk run")
+    parser.add_argument("--workers", type=int, default=1, help="processes per server")
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
@@ -362,7 +378,8 @@ def main() -> None:
     print((wrk_help.stdout + wrk_help.stderr).splitlines()[0].strip())
     print(
         f"Load: {' '.join(WRK)} -d{arguments.duration}s, {len(PATHS)} paths in turn; "
-        f"{arguments.rounds} interleaved rounds. wrk, the servers and PostgreSQL share the cores."
+        f"{arguments.rounds} interleaved rounds; {arguments.workers} worker(s) per server. "
+        "wrk, the servers and PostgreSQL share the cores."
     )
 
     with ExitStack() as stack:
@@ -373,7 +390,7 @@ def main() -> None:
         postmaster = psutil.Process(
             int((workdir / "pgdata" / "postmaster.pid").read_text().split()[0])
         )
-        servers = start_servers(stack, workdir, url)
+        servers = start_servers(stack, workdir, url, arguments.workers)
         used = check_answers(servers)
         print(f"Team {TEAM!r}: {len(SCHEDULES)} schedules; answers over the paths: {dict(used)}")
         script = workdir / "paths.lua"

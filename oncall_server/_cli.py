@@ -7,8 +7,6 @@ import asyncio
 import json
 import logging
 import os
-import signal
-import socket
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -16,32 +14,20 @@ from importlib import metadata
 from pathlib import Path
 
 import psycopg
-import uvicorn
 
 from oncall_core import OncallError
 from oncall_pg import EmbeddedPostgresError
 
 from . import _keys_cli
-from ._app import create_app
 from ._config import KEYS, Config, ConfigError, StorageMode, describe, storage_mode
 from ._config_loading import load_config
-from ._limits import server_limits
 from ._listen import PortUnavailable, check_address, listen
 from ._logging import configure_logging
-from ._storage import (
-    StartupError,
-    data_dir,
-    database_url,
-    explain,
-    migrate_database,
-    open_store,
-    where,
-)
+from ._serving import serve
+from ._storage import StartupError, data_dir, database_url, explain, migrate_database
+from ._workers import supervise
 
 log = logging.getLogger("oncall_server")
-
-# Seconds uvicorn waits for requests in flight once asked to stop (SIGTERM/SIGINT).
-GRACEFUL_SHUTDOWN = 10
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 _SERVE_OPTIONS = [
     ("--host", "server.address", "ADDRESS"),
     ("--port", "server.port", "PORT"),
+    ("--workers", "server.workers", "N"),
 ]
 _DEFAULTS = {
     f"{section}.{name}": value
@@ -141,7 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(getattr(arguments, "config", None), os.environ, options)
         if arguments.command == "check-config":
             return _check_config(config)
-        configure_logging(config.logging.level, config.logging.format)
+        # With workers, several processes write to stderr: each line says whose it is.
+        configure_logging(
+            config.logging.level, config.logging.format, pid=config.server.workers > 1
+        )
         if arguments.command == "migrate":
             return _migrate(config)
         if arguments.command == "keys":
@@ -191,71 +181,7 @@ def _serve(config: Config) -> int:
         "starting",
         extra={"fields": {"config": describe(config), "storage": storage_mode(config).value}},
     )
-    settings = uvicorn.Config(
-        _not_yet_open,  # replaced by the app once the store is open
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
-        **server_limits(config),
-    )
-    lost: list[str] = []
-    server = uvicorn.Server(settings)
-
-    def on_lost(reason: str) -> None:
-        # The store can never serve again: stop, and exit non-zero for a supervisor.
-        log.error("storage lost", extra={"fields": {"error": reason}})
-        lost.append(reason)
-        server.should_exit = True
-
-    def on_stop_signal(_number: int, _frame: object) -> None:
-        server.should_exit = True  # the server then stops as soon as it has started
-
-    # From here on SIGTERM/SIGINT stop the server gracefully: uvicorn's own handlers
-    # while it serves; before, and after (uvicorn raises the signal again for the
-    # handler that was there before it), this one, so the process logs "stopped".
-    for stop_signal in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop_signal, on_stop_signal)
-
-    async def run() -> int:
-        try:
-            async with open_store(config, on_lost=on_lost) as store:
-                settings.app = create_app(config, store=store)
-                fields = _listening(config, sockets)
-                log.info("listening", extra={"fields": fields, "text": _plainly(fields)})
-                await server.serve(sockets=sockets)
-        except StartupError as error:
-            log.error("start-up failed", extra={"fields": {"error": str(error)}})
-            return 3
-        finally:
-            for sock in sockets:
-                sock.close()
-        return 1 if lost else 0
-
-    with asyncio.Runner(loop_factory=settings.get_loop_factory()) as runner:
-        status = runner.run(run())
+    # One worker serves in this process, as before there were workers.
+    status = supervise(config, sockets) if config.server.workers > 1 else serve(config, sockets)
     log.info("stopped", extra={"fields": {"exit_status": status}})
     return status
-
-
-def _plainly(fields: dict[str, object]) -> str:
-    """Where the server listens and where its data is, in a sentence."""
-    data = {
-        "memory": "in memory (lost when the server stops)",
-        "embedded": f"in the embedded PostgreSQL in {fields.get('data_dir')}",
-        "external": (
-            f"in PostgreSQL at {fields.get('host')}:{fields.get('port')}, "
-            f"database {fields.get('database')}"
-        ),
-    }[str(fields["mode"])]
-    return f"listening on {fields['url']}; the data is {data}"
-
-
-async def _not_yet_open(_scope: object, _receive: object, _send: object) -> None:
-    raise RuntimeError("the store is not open yet")
-
-
-def _listening(config: Config, sockets: list[socket.socket]) -> dict[str, object]:
-    host, port = sockets[0].getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    return {"url": f"http://{shown}:{port}", **where(config)}

@@ -151,10 +151,17 @@ class ServerConfig:
 
     ``api_keys`` are API keys by their hashes, and ``read_requires_key`` whether
     reads need one too (``docs/security.md``).
+
+    ``workers`` is how many server processes share the listening socket (1: the
+    command serves in its own process, as it always has; see ``oncall_server._workers``).
     """
 
     address: str = "0.0.0.0"
     port: int = attrs.field(default=1373, validator=_PORT)
+    workers: int = attrs.field(
+        default=1,
+        validator=_rule(lambda count: count >= 1, "must be at least 1, got {value}"),
+    )
     body_timeout: float = attrs.field(
         default=DEFAULT_BODY_TIMEOUT,
         validator=_rule(
@@ -310,6 +317,18 @@ class Config:
     database: DatabaseConfig = attrs.field(factory=DatabaseConfig)
     logging: LoggingConfig = attrs.field(factory=LoggingConfig)
     use_database: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        # A rule across sections: each worker is a process with its own memory, so
+        # in-memory stores in several workers would each hold different data.
+        if not self.use_database and self.server.workers > 1:
+            raise ConfigError(
+                "must be 1 with the in-memory store (use_database false): each worker "
+                "process would keep its own data, and the workers would disagree; "
+                f"use PostgreSQL to run several workers, got {self.server.workers}",
+                key="server.workers",
+                other_keys=["use_database"],
+            )
 
 
 @attrs.frozen

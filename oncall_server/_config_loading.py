@@ -229,7 +229,9 @@ def _explain(error: Exception, sources: _Sources) -> ConfigError:
         involved = [at]
         text = _wrong_type(problem, KEYS.get(at))
     elif isinstance(problem, ConfigError) and problem.key is not None:  # a class's rule
-        involved = [(*at, name) for name in (problem.key, *problem.other_keys)]
+        # A rule across sections names its keys in full (``server.workers``).
+        names = (problem.key, *problem.other_keys)
+        involved = [(*at, *name.split(".")) for name in names]
         text = problem.problem
     else:
         involved = [at]

@@ -40,7 +40,14 @@ _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 class JsonFormatter(logging.Formatter):
-    """Formats a record as one JSON object on one line."""
+    """Formats a record as one JSON object on one line; with ``pid``, the line says
+    which process wrote it (``"pid": 4242``)."""
+
+    def __init__(self, *, pid: bool = False) -> None:
+        super().__init__()
+        # This process's, read once: not the record's ``process``, which configure_logging
+        # tells logging not to fill in (it costs time on every record).
+        self.pid = os.getpid() if pid else None
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -49,6 +56,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
+        if self.pid is not None:
+            line["pid"] = self.pid
         line.update(getattr(record, "fields", {}))
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
@@ -56,7 +65,14 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """Formats a record as one line of text for a person: time, level, what happened."""
+    """Formats a record as one line of text for a person: time, level, what happened;
+    with ``pid``, which process wrote it (``[4242]``) after the level."""
+
+    def __init__(self, *, pid: bool = False) -> None:
+        super().__init__()
+        # This process's, read once: not the record's ``process``, which configure_logging
+        # tells logging not to fill in (it costs time on every record).
+        self.pid = os.getpid() if pid else None
 
     def format(self, record: logging.LogRecord) -> str:
         moment = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
@@ -66,7 +82,8 @@ class TextFormatter(logging.Formatter):
             text = " ".join(
                 [record.getMessage(), *(f"{key}={value}" for key, value in fields.items())]
             )
-        line = f"{moment} {record.levelname.lower():<7} {text}"
+        process = f"[{self.pid}] " if self.pid is not None else ""
+        line = f"{moment} {record.levelname.lower():<7} {process}{text}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
@@ -94,14 +111,17 @@ class _Internals(logging.Filter):
         return record.levelno >= self.level
 
 
-def configure_logging(level: str, format: str = "json") -> None:
+def configure_logging(level: str, format: str = "json", *, pid: bool = False) -> None:
     """Send every log record to stderr, at ``level`` and above: as JSON lines, or as
-    text (``format="text"``), or as text when stderr is a terminal (``"auto"``)."""
+    text (``format="text"``), or as text when stderr is a terminal (``"auto"``).
+    ``pid``: each line names the process that wrote it (several workers share stderr)."""
     use_text = format == "text" or (format == "auto" and sys.stderr.isatty())
-    global _json_handler
+    global _json_handler, _access_prefix
     handler = logging.StreamHandler()
-    handler.setFormatter(TextFormatter() if use_text else JsonFormatter())
+    handler.setFormatter(TextFormatter(pid=pid) if use_text else JsonFormatter(pid=pid))
     _json_handler = None if use_text else handler
+    # The access-log lines written straight to the stream name their process too.
+    _access_prefix = _ACCESS_PREFIX + (f'"pid": {os.getpid()}, ' if pid else "")
     handler.addFilter(_Internals(logging.getLevelName(level.upper())))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -183,6 +203,7 @@ class RequestLog:
 # line is then written straight to its stream (see _wrote_access_line).
 _json_handler: logging.StreamHandler[Any] | None = None
 _ACCESS_PREFIX = f', "level": "info", "logger": "{access_log.name}", "event": "request", '
+_access_prefix = _ACCESS_PREFIX  # and the pid, when configure_logging was asked for it
 
 
 def _wrote_access_line(fields: dict[str, Any]) -> bool:
@@ -208,7 +229,7 @@ def _wrote_access_line(fields: dict[str, Any]) -> bool:
         or only.level > logging.INFO
     ):
         return False
-    line = '{"time": "' + _now_text() + '"' + _ACCESS_PREFIX + _encode(fields)[1:]
+    line = '{"time": "' + _now_text() + '"' + _access_prefix + _encode(fields)[1:]
     handler.acquire()
     try:
         stream = handler.stream

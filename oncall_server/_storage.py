@@ -211,49 +211,75 @@ async def open_store(
     *,
     on_lost: Callable[[str], None] | None = None,
     wrap: Callable[[Store], Store] | None = None,
+    url: str | None = None,
 ) -> AsyncIterator[Store]:
     """The store the configuration asks for, open for the duration of the block.
 
     Raises :class:`StartupError` (one line: the cause and the key to change) if it
     cannot be opened.  ``on_lost`` is called, once, with the reason, if the embedded
     PostgreSQL dies and cannot be started again.  ``wrap`` (the metrics' instrument)
-    wraps the store under the cache, if any.
+    wraps the store under the cache, if any.  ``url``, in the PostgreSQL modes, is a
+    database that the caller keeps running and has migrated (a worker's, whose
+    supervisor owns the embedded PostgreSQL): it is used as it is, neither started,
+    watched nor migrated here.
     """
     if storage_mode(config) is StorageMode.MEMORY:
         log.debug("storage", extra={"fields": where(config)})
         memory: Store = MemoryStore()
         yield wrap(memory) if wrap is not None else memory
         return
-    async with database_url(config, on_lost=on_lost) as url:
-        try:
-            applied = await migrate_database(url)
-            # Worth the operator's attention only when it changed something.
-            log.log(
-                logging.INFO if applied else logging.DEBUG,
-                "migrations",
-                extra={"fields": {"applied": list(applied)}},
-            )
-            store: Store = await PostgresStore.open(
-                url,
-                min_size=config.database.min_connections,
-                max_size=config.database.max_connections,
-                timeout=config.database.pool_timeout,
-            )
-        except (OncallError, psycopg.Error, OSError) as error:
-            raise StartupError(explain(error, config)) from error
-        if wrap is not None:
-            store = wrap(store)
-        if config.database.cache_ttl:
-            store = CachedStore(
-                store,
-                ttl=config.database.cache_ttl,
-                max_entries=config.database.cache_max_entries,
-                max_bytes=config.database.cache_max_bytes,
-            )
-        try:
+    if url is not None:
+        async with _open_postgres(config, url, wrap) as store:
             yield store
-        finally:
-            await store.close()
+        return
+    async with database_url(config, on_lost=on_lost) as started:
+        await prepare_database(config, started)
+        async with _open_postgres(config, started, wrap) as store:
+            yield store
+
+
+async def prepare_database(config: Config, url: str) -> None:
+    """Apply pending migrations to the database at ``url``, and log the ``migrations``
+    line.  Raises :class:`StartupError` (the cause and the key to change) if it fails."""
+    try:
+        applied = await migrate_database(url)
+    except (OncallError, psycopg.Error, OSError) as error:
+        raise StartupError(explain(error, config)) from error
+    # Worth the operator's attention only when it changed something.
+    log.log(
+        logging.INFO if applied else logging.DEBUG,
+        "migrations",
+        extra={"fields": {"applied": list(applied)}},
+    )
+
+
+@asynccontextmanager
+async def _open_postgres(
+    config: Config, url: str, wrap: Callable[[Store], Store] | None
+) -> AsyncIterator[Store]:
+    # The pool on a running, migrated database; under the cache if there is one.
+    try:
+        store: Store = await PostgresStore.open(
+            url,
+            min_size=config.database.min_connections,
+            max_size=config.database.max_connections,
+            timeout=config.database.pool_timeout,
+        )
+    except (OncallError, psycopg.Error, OSError) as error:
+        raise StartupError(explain(error, config)) from error
+    if wrap is not None:
+        store = wrap(store)
+    if config.database.cache_ttl:
+        store = CachedStore(
+            store,
+            ttl=config.database.cache_ttl,
+            max_entries=config.database.cache_max_entries,
+            max_bytes=config.database.cache_max_bytes,
+        )
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 def stored_keys(store: Store) -> PostgresKeys | None:

@@ -80,6 +80,7 @@ DEFAULTS: dict[str, Any] = {
     "server": {
         "address": "0.0.0.0",
         "port": 1373,
+        "workers": 1,
         "body_timeout": 10.0,
         "max_connections": 1000,
         "api_keys": [],
@@ -154,6 +155,7 @@ KINDS = [
     ("server: {address: 10.0.0.1}", "ONCALL_SERVER__ADDRESS", "localhost", "server.address",
      "10.0.0.1", "localhost"),
     ("server: {port: 8080}", "ONCALL_SERVER__PORT", "9090", "server.port", 8080, 9090),
+    ("server: {workers: 2}", "ONCALL_SERVER__WORKERS", "3", "server.workers", 2, 3),
     ("server: {body_timeout: 2}", "ONCALL_SERVER__BODY_TIMEOUT", "0.5", "server.body_timeout",
      2.0, 0.5),
     ("server: {max_connections: 20}", "ONCALL_SERVER__MAX_CONNECTIONS", "30",
@@ -412,6 +414,12 @@ FILE_ERRORS = [
      "server.port: expected an integer, got True (in config.yaml)"),
     ("server: {port: 70000}\n", "server.port",
      "server.port: must be between 1 and 65535, got 70000 (in config.yaml)"),
+    ("server: {workers: 0}\n", "server.workers",
+     "server.workers: must be at least 1, got 0 (in config.yaml)"),
+    ("server: {workers: 2}\nuse_database: false\n", "server.workers",
+     "server.workers: must be 1 with the in-memory store (use_database false): each worker"
+     " process would keep its own data, and the workers would disagree; use PostgreSQL to run"
+     " several workers, got 2 (in config.yaml)"),
     ("server: {address: 10}\n", "server.address",
      "server.address: expected a string, got 10 (in config.yaml)"),
     ("server: 8080\n", "server",
@@ -539,6 +547,13 @@ def test_a_rule_across_two_keys_names_both_sources(workdir: Path) -> None:
         "database.min_connections: must not exceed max_connections (4), got 5"
         " (in config.yaml; from ONCALL_DATABASE__MAX_CONNECTIONS)"
     )
+
+
+def test_a_rule_across_two_sections_names_both_sources(workdir: Path) -> None:
+    write(workdir, "use_database: false\n")
+    error = load_error(environ={"ONCALL_SERVER__WORKERS": "4"})
+    assert error.key == "server.workers"
+    assert str(error).endswith("got 4 (from ONCALL_SERVER__WORKERS; in config.yaml)")
 
 
 def test_the_file_is_named_as_given(tmp_path: Path) -> None:

@@ -1,7 +1,10 @@
 """AnswerMemo reuses an answer only where the engine says it holds: a reused body is
 always the body the engine would give, for any team state, any instants asked in
 any order (``time=now`` moving forward, the ends of answers, revisits), and across
-any write (an override, a rotation change, a new version, a deletion)."""
+any write (an override, a rotation change, a new version, a deletion).
+
+White-box on purpose: AnswerMemo is the server's own, and drawing states and
+instants against it directly tests far more cases than HTTP could."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """What the real server prints: internals at debug, one plain line saying where it
-listens and where its data is, text for a terminal and JSON otherwise."""
+listens and where its data is, text for a terminal and JSON otherwise.
+
+White-box on purpose, in one test: the access-log line written straight to the
+stream is compared with what the module's JSON formatter writes."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ overrides lock the team's row instead (see the comment above ``add_override``).
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -63,6 +64,9 @@ from ._queries import QUERIES
 T = TypeVar("T")
 Connection = AsyncConnection[dict[str, Any]]
 
+HELD_STATES = 1000
+"""How many teams' last loaded states a store holds at most, for load_team."""
+
 # A read that fails because its connection broke mid-query (the server
 # restarted, a network blip) or lost a serialization race is retried; a write is
 # not, since it may have committed.  The pool drops broken connections.
@@ -72,13 +76,24 @@ _READ_ATTEMPTS = 4
 class PostgresStore:
     """A :class:`oncall_core.Store` backed by PostgreSQL."""
 
-    def __init__(self, pool: AsyncConnectionPool[Connection], *, owns_pool: bool = False) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Connection],
+        *,
+        owns_pool: bool = False,
+        held_states: int = HELD_STATES,
+    ) -> None:
         """Use an open pool of autocommit connections with ``dict_row`` rows.
 
         A pool passed in is closed by :meth:`close` only when ``owns_pool``.
+        ``load_team`` holds the states of the ``held_states`` teams it loaded last.
         """
         self._pool = pool
         self._owns_pool = owns_pool
+        # The team states last loaded, with the revision each was loaded at (see
+        # load_team): the most recently used HELD_STATES.
+        self._held: OrderedDict[str, tuple[int, TeamState]] = OrderedDict()
+        self._held_states = held_states
 
     @classmethod
     async def open(
@@ -89,6 +104,7 @@ class PostgresStore:
         max_size: int = 10,
         timeout: float = 5.0,
         reconnect_timeout: float = 5.0,
+        held_states: int = HELD_STATES,
     ) -> PostgresStore:
         """Open a pool to ``conninfo`` and a store that owns it.
 
@@ -96,7 +112,8 @@ class PostgresStore:
         wait for a free connection, after which calls raise StorageUnavailable.
         ``reconnect_timeout`` bounds how long the pool retries one lost connection
         with growing pauses before starting afresh: after an outage, calls succeed
-        again within about that long of the server's return.
+        again within about that long of the server's return.  ``held_states``: see
+        :meth:`__init__`.
         """
         pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             conninfo,
@@ -112,7 +129,7 @@ class PostgresStore:
         )
         async with domain_errors():
             await pool.open(wait=True, timeout=timeout)
-        return cls(pool, owns_pool=True)
+        return cls(pool, owns_pool=True, held_states=held_states)
 
     @property
     def pool(self) -> AsyncConnectionPool[Connection]:
@@ -142,20 +159,58 @@ class PostgresStore:
             await asyncio.sleep(0.05 * (attempt - 1))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    async def _write(self, work: Callable[[Connection], Awaitable[T]], **context: str) -> T:
+    async def _write(
+        self,
+        work: Callable[[Connection], Awaitable[T]],
+        *,
+        team: str,
+        name: str | None = None,
+        revise: bool = True,
+    ) -> T:
+        # Every write first raises the team's revision (revise_team; a create's
+        # upsert_team does it itself, revise=False), which locks the team's row: see
+        # the comment above create_schedule.
         async with (
-            domain_errors(**context),
+            domain_errors(team=team, name=name),
             self._pool.connection() as connection,
             connection.transaction(),
         ):
+            if revise:
+                await connection.execute(QUERIES["revise_team"], {"team": team})
             return await work(connection)
 
     # Reads
 
     async def load_team(self, team: str) -> TeamState | None:
-        """See :meth:`oncall_core.Store.load_team`: one statement, one round trip."""
+        """See :meth:`oncall_core.Store.load_team`.
 
-        return await self._read(lambda connection: _load_team(connection, team))
+        The state is always the stored one, read after the call began.  When the
+        store holds the state it last loaded for the team, one indexed lookup of
+        the team's revision (which every write raises in its own transaction:
+        migration 0007) tells whether it is still the stored one; it is then
+        returned as is, the same object, so what callers derived from it (a
+        compiled team, answers) stays valid.  Otherwise the team is loaded (one
+        statement) and held, with its revision.
+        """
+        return await self._read(lambda connection: self._load_held(connection, team))
+
+    async def _load_held(self, connection: Connection, team: str) -> TeamState | None:
+        held = self._held.get(team)
+        if held is not None:
+            revision = await _optional(connection, "team_revision", team=team)
+            if revision == held[0]:
+                self._held.move_to_end(team)
+                return held[1]
+        loaded = await _load_team_revision(connection, team)
+        if loaded is None:
+            self._held.pop(team, None)
+            return None
+        state, revision = loaded
+        self._held[team] = (revision, state)
+        self._held.move_to_end(team)
+        if len(self._held) > self._held_states:
+            self._held.popitem(last=False)
+        return state
 
     async def ping(self) -> None:
         """See :meth:`oncall_core.Store.ping`: one trivial statement."""
@@ -228,18 +283,18 @@ class PostgresStore:
             return {}
         return await self._read(lambda connection: _load_teams(connection, names))
 
-    # Writes.  Each runs in one transaction that first locks the identity row of
-    # the schedule it writes, then reads the team's state and applies the core's
-    # write rules to it.  Critical section: between that lock and the commit, no
-    # other write of the same schedule can read or append (it waits at the
-    # lock); at READ COMMITTED the state is read by a statement that starts after
-    # the lock is granted, so it sees what the previous holder committed, and the
-    # revision and history a write decides on are still the latest when it
-    # commits.  The checks only involve the locked schedule (its versions, and
-    # the rotation changes, which are appended under the same lock), so writes
-    # of other schedules of the team may interleave.  Creates also hold the
-    # team's row (upsert_team), so first versions and re-creations, which set a
-    # schedule's place in priority ties, are appended one at a time per team.
+    # Writes.  Each runs in one transaction that first raises the team's revision
+    # (migration 0007), which locks the team's row (revise_team; a create's
+    # upsert_team), then locks the identity row of the schedule it writes, reads
+    # the team's state and applies the core's write rules to it.  Critical
+    # section: between the team's lock and the commit no other write of the team
+    # can read or append (it waits at the lock); at READ COMMITTED the state is
+    # read by a statement that starts after the lock is granted, so it sees what
+    # the previous holder committed, and the revision and history a write decides
+    # on are still the latest when it commits.  Every write takes the team's row
+    # before any schedule's, so two writes never wait on each other in a cycle.
+    # The schedule's row lock is still taken (it is what an older replica's
+    # writers of the schedule wait on).
 
     async def create_schedule(
         self, schedule: Schedule, *, now: datetime | None = None, by: Author | None = None
@@ -268,7 +323,7 @@ class PostgresStore:
             await record(connection, version_entries(by, version, created=True))
             return version
 
-        return await self._write(work, team=schedule.team, name=schedule.name)
+        return await self._write(work, team=schedule.team, name=schedule.name, revise=False)
 
     async def edit_schedule(
         self,
@@ -352,17 +407,11 @@ class PostgresStore:
 
         return await self._write(work, team=team, name=change.schedule)
 
-    # Writes of overrides lock the team's row instead (lock_team), then read the
-    # team's state and apply the core's rules (override_creation,
-    # override_removal) to it.  Critical section: between that lock and the
-    # commit no other override write of the team, and no create of one of its
-    # schedules (upsert_team waits for the same row), can run.  What the rules
-    # read is then stable: whether the team has ever had a schedule of a name
-    # (identity rows are never deleted, and new names are added under this
-    # lock) and the team's overrides (written only under it).  Schedule edits,
-    # deletions and rotation changes may interleave: the rules do not read
-    # them, and they lock only schedule rows, which an override's insert merely
-    # references (KEY SHARE), so neither waits on the other in a cycle.
+    # Writes of overrides read the team's id under the team's row lock (lock_team;
+    # _write took it with revise_team), then read the team's state and apply the
+    # core's rules (override_creation, override_removal) to it.  Under that lock no
+    # other write of the team can run, so what the rules read (whether the team has
+    # ever had a schedule of a name, and its overrides) is stable until the commit.
 
     async def add_override(
         self,
@@ -495,10 +544,16 @@ async def _locked_schedule_id(connection: Connection, team: str, name: str) -> i
     return int(schedule_id)
 
 
-async def _load_team(connection: Connection, team: str) -> TeamState | None:
+async def _load_team_revision(connection: Connection, team: str) -> tuple[TeamState, int] | None:
+    """The team's state and the revision it has in the same snapshot, or None."""
     cursor = await connection.execute(QUERIES["load_team"], {"team": team})
     row = await cursor.fetchone()
-    return from_json(row["state"], TeamState) if row is not None else None
+    return (from_json(row["state"], TeamState), row["revision"]) if row is not None else None
+
+
+async def _load_team(connection: Connection, team: str) -> TeamState | None:
+    loaded = await _load_team_revision(connection, team)
+    return loaded[0] if loaded is not None else None
 
 
 async def _load_teams(connection: Connection, teams: list[str]) -> dict[str, TeamState]:

@@ -3,9 +3,10 @@
 SELECT 1 AS ok;
 
 -- upsert_team --
--- Create the team if it does not exist; its id either way
+-- Create the team if it does not exist, or raise its revision (migration 0007) if it does;
+-- its id either way.  Its row is locked until the end of the transaction
 INSERT INTO teams (name) VALUES (%(team)s)
-ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+ON CONFLICT (name) DO UPDATE SET revision = teams.revision + 1
 RETURNING id;
 
 -- upsert_users --
@@ -89,11 +90,22 @@ INSERT INTO rotation_changes (schedule_id, sequence, effective_at, position)
 SELECT %(schedule_id)s, coalesce(max(sequence), 0) + 1, %(effective)s, %(position)s
 FROM rotation_changes WHERE schedule_id = %(schedule_id)s;
 
+-- revise_team --
+-- Raise a team's revision (migration 0007), the first statement of every write of a
+-- team but a create (upsert_team); its id (no row: no such team).  Its row is locked until
+-- the end of the transaction against the team's other writers.  The lock is NO KEY UPDATE
+-- (no key column changes): inserts that merely reference the team are not blocked
+UPDATE teams SET revision = revision + 1 WHERE name = %(team)s
+RETURNING id;
+
 -- lock_team --
--- A team's id by name, its row locked until the end of the transaction against the other
--- writers of its overrides and the creates of its schedules (which upsert the row).  NO KEY
--- UPDATE: inserts that merely reference the team (a version, a schedule) are not blocked
+-- A team's id by name, its row locked until the end of the transaction (a write has
+-- locked it already with revise_team: this returns at once)
 SELECT id FROM teams WHERE name = %(team)s FOR NO KEY UPDATE;
+
+-- team_revision --
+-- A team's revision, to tell whether a state loaded with it is still current
+SELECT revision FROM teams WHERE name = %(team)s;
 
 -- insert_override --
 -- Store an override (the caller holds the team's row lock and checked that the team has
@@ -240,7 +252,7 @@ SELECT json_build_object(
         LEFT JOIN schedules s ON s.id = o.schedule_id
         WHERE o.team_id = t.id
     ), '[]')
-) AS state
+) AS state, t.revision
 FROM teams t WHERE t.name = %(team)s;
 
 -- lock_migrations --

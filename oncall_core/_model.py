@@ -12,6 +12,7 @@ import functools
 import itertools
 from collections.abc import Iterable
 from datetime import datetime, time
+from typing import TypeVar
 
 import attrs
 
@@ -501,6 +502,26 @@ def _check_history(name: str, history: tuple[Version, ...]) -> None:
             )
         if isinstance(previous, Deletion) and isinstance(version, Deletion):
             raise ValidationError(f"schedule {name!r} is already deleted", field="effective")
+
+
+_Built = TypeVar("_Built")
+
+
+def assemble(cls: type[_Built], **fields: object) -> _Built:
+    """An instance of a model class with ``fields`` set as given: no converter,
+    validator or ``__attrs_post_init__`` runs.
+
+    Only for values that are already exactly what the class's own ``__init__``
+    would have kept (see ``_stored``, its one user, and the property test that
+    proves the results equal); every field must be given.
+    """
+    built = object.__new__(cls)
+    for name, value in fields.items():
+        object.__setattr__(built, name, value)
+    if cls is TeamState:
+        # attrs' cache_hash slot, which the generated __init__ sets to None last.
+        object.__setattr__(built, "_attrs_cached_hash", None)
+    return built
 
 
 @attrs.frozen(kw_only=True)

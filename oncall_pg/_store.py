@@ -54,9 +54,11 @@ from oncall_core.store import (
     rotation_entries,
     schedule_not_found,
     team_not_found,
+    trusted_team_state,
     version_entries,
 )
 
+from ._checks import RecentUse, writing
 from ._errors import domain_errors, worth_retrying
 from ._queries import QUERIES
 
@@ -79,6 +81,8 @@ class PostgresStore:
         """
         self._pool = pool
         self._owns_pool = owns_pool
+        # The pool's check when open() made the pool: told which connections work.
+        self._recent: RecentUse | None = None
 
     @classmethod
     async def open(
@@ -98,6 +102,7 @@ class PostgresStore:
         with growing pauses before starting afresh: after an outage, calls succeed
         again within about that long of the server's return.
         """
+        recent = RecentUse()
         pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             conninfo,
             min_size=min_size,
@@ -105,14 +110,17 @@ class PostgresStore:
             timeout=timeout,
             reconnect_timeout=reconnect_timeout,
             kwargs={"autocommit": True, "row_factory": dict_row},
-            # One empty query per checkout: a connection broken by a server restart is
-            # replaced before use, so writes after an outage do not fail spuriously.
-            check=AsyncConnectionPool.check_connection,
+            # An empty query before a write, and before a read on a connection that
+            # has not worked within a moment: a connection broken by a server restart
+            # is replaced before a write uses it (see _checks for the trade-off).
+            check=recent,
             open=False,
         )
         async with domain_errors():
             await pool.open(wait=True, timeout=timeout)
-        return cls(pool, owns_pool=True)
+        store = cls(pool, owns_pool=True)
+        store._recent = recent
+        return store
 
     @property
     def pool(self) -> AsyncConnectionPool[Connection]:
@@ -135,20 +143,29 @@ class PostgresStore:
             async with domain_errors():
                 try:
                     async with self._pool.connection() as connection:
-                        return await work(connection)
+                        result = await work(connection)
+                        if self._recent is not None:
+                            self._recent.worked(connection)
+                        return result
                 except psycopg.Error as error:
+                    if self._recent is not None and isinstance(error, psycopg.OperationalError):
+                        self._recent.suspect()  # the retry, and what follows, check again
                     if attempt == _READ_ATTEMPTS or not worth_retrying(error):
                         raise
             await asyncio.sleep(0.05 * (attempt - 1))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _write(self, work: Callable[[Connection], Awaitable[T]], **context: str) -> T:
-        async with (
-            domain_errors(**context),
-            self._pool.connection() as connection,
-            connection.transaction(),
-        ):
-            return await work(connection)
+        token = writing.set(True)  # a write's checkout is always checked (see _checks)
+        try:
+            async with domain_errors(**context), self._pool.connection() as connection:
+                async with connection.transaction():
+                    result = await work(connection)
+                if self._recent is not None:
+                    self._recent.worked(connection)
+                return result
+        finally:
+            writing.reset(token)
 
     # Reads
 
@@ -496,14 +513,17 @@ async def _locked_schedule_id(connection: Connection, team: str, name: str) -> i
 
 
 async def _load_team(connection: Connection, team: str) -> TeamState | None:
-    cursor = await connection.execute(QUERIES["load_team"], {"team": team})
+    # Prepared on its first use on each connection, not psycopg's default sixth:
+    # every uncached request runs it.  The document is what our checked writes
+    # stored, so it is built without checking it again (trusted_team_state).
+    cursor = await connection.execute(QUERIES["load_team"], {"team": team}, prepare=True)
     row = await cursor.fetchone()
-    return from_json(row["state"], TeamState) if row is not None else None
+    return trusted_team_state(row["state"]) if row is not None else None
 
 
 async def _load_teams(connection: Connection, teams: list[str]) -> dict[str, TeamState]:
     cursor = await connection.execute(QUERIES["load_teams"], {"teams": teams})
-    states = (from_json(row["state"], TeamState) for row in await cursor.fetchall())
+    states = (trusted_team_state(row["state"]) for row in await cursor.fetchall())
     return {state.team: state for state in states}
 
 

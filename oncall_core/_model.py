@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import functools
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, time
 from typing import TypeVar
 
@@ -504,24 +504,33 @@ def _check_history(name: str, history: tuple[Version, ...]) -> None:
             raise ValidationError(f"schedule {name!r} is already deleted", field="effective")
 
 
-_Built = TypeVar("_Built")
+_Built = TypeVar("_Built", bound=attrs.AttrsInstance)
 
 
-def assemble(cls: type[_Built], **fields: object) -> _Built:
-    """An instance of a model class with ``fields`` set as given: no converter,
-    validator or ``__attrs_post_init__`` runs.
+def assembler(cls: type[_Built]) -> Callable[..., _Built]:
+    """A function that makes an instance of a model class from its field values,
+    given positionally in the order of ``attrs.fields(cls)``, with no converter,
+    validator or ``__attrs_post_init__`` run.
 
-    Only for values that are already exactly what the class's own ``__init__``
-    would have kept (see ``_stored``, its one user, and the property test that
-    proves the results equal); every field must be given.
+    Only for values that are exactly what the class's own ``__init__`` would have
+    kept (see ``_stored``, its one user, and the property test that proves its
+    results equal to checked ones).  It sets the slots through their descriptors,
+    as attrs' generated ``__init__`` of a frozen class does.
     """
-    built = object.__new__(cls)
-    for name, value in fields.items():
-        object.__setattr__(built, name, value)
-    if cls is TeamState:
-        # attrs' cache_hash slot, which the generated __init__ sets to None last.
-        object.__setattr__(built, "_attrs_cached_hash", None)
-    return built
+    setters = tuple(cls.__dict__[field.name].__set__ for field in attrs.fields(cls))
+    # attrs' cache_hash slot, which the generated __init__ sets to None last.
+    cached_hash = cls.__dict__.get("_attrs_cached_hash")
+    new = object.__new__
+
+    def assemble(*values: object) -> _Built:
+        built = new(cls)
+        for setter, value in zip(setters, values, strict=True):
+            setter(built, value)
+        if cached_hash is not None:
+            cached_hash.__set__(built, None)
+        return built
+
+    return assemble
 
 
 @attrs.frozen(kw_only=True)

@@ -45,10 +45,17 @@ from ._model import (
     Schedule,
     TeamState,
     Weekday,
-    assemble,
+    assembler,
 )
 from ._wire import parse_time_of_day
 
+# Positional, in each class's field order (the property test would catch a slip).
+_team_state = assembler(TeamState)
+_schedule_of = assembler(Schedule)
+_rotation_of = assembler(Rotation)
+_change_of = assembler(RotationChange)
+_override_of = assembler(Override)
+_deletion_of = assembler(Deletion)
 _DAYS = {day.title: day for day in Weekday}
 _KINDS = {kind.value: kind for kind in RotationKind}
 
@@ -66,31 +73,29 @@ def trusted_team_state(document: Mapping[str, Any]) -> TeamState:
     raises :class:`ValidationError`).  Raises ``KeyError``, ``TypeError`` or
     ``ValueError`` on a document of another shape, without saying much.
     """
-    return assemble(
-        TeamState,
-        team=document["team"],
-        schedules=tuple(map(_schedule, document.get("schedules", ()))),
-        changes=tuple(map(_change, document.get("changes", ()))),
-        overrides=tuple(map(_override, document.get("overrides", ()))),
-        deletions=tuple(map(_deletion, document.get("deletions", ()))),
+    return _team_state(
+        document["team"],
+        tuple(map(_schedule, document.get("schedules", ()))),
+        tuple(map(_change, document.get("changes", ()))),
+        tuple(map(_override, document.get("overrides", ()))),
+        tuple(map(_deletion, document.get("deletions", ()))),
     )
 
 
 def _schedule(data: Mapping[str, Any]) -> Schedule:
     effective = data.get("effective")
-    return assemble(
-        Schedule,
-        team=data["team"],
-        name=data["name"],
-        members=tuple(data["members"]),
-        days=_days(tuple(data["days"])),
-        start=_time_of_day(data["start"]),
-        end=_time_of_day(data["end"]),
-        overnight=data.get("overnight", False),
-        timezone=data.get("timezone", "UTC"),
-        rotation=_rotation(data.get("rotation")),
-        priority=data.get("priority", 0),
-        effective=None if effective is None else _instant(effective),
+    return _schedule_of(
+        data["team"],
+        data["name"],
+        tuple(data["members"]),
+        _days(tuple(data["days"])),
+        _time_of_day(data["start"]),
+        _time_of_day(data["end"]),
+        data.get("overnight", False),
+        data.get("timezone", "UTC"),
+        _rotation(data.get("rotation")),
+        data.get("priority", 0),
+        None if effective is None else _instant(effective),
     )
 
 
@@ -104,37 +109,28 @@ def _rotation(data: Mapping[str, Any] | None) -> Rotation:
     # ``every`` is left out of the JSON of a rotation that is not periodic (and
     # the query writes 1 there).
     every = data.get("every")
-    return assemble(
-        Rotation,
-        kind=kind,
-        every=1 if every is None else every,
-        start=None if start is None else _instant(start),
+    return _rotation_of(
+        kind, 1 if every is None else every, None if start is None else _instant(start)
     )
 
 
 def _change(data: Mapping[str, Any]) -> RotationChange:
-    return assemble(
-        RotationChange,
-        schedule=data["schedule"],
-        effective=_instant(data["effective"]),
-        position=data.get("position"),
-    )
+    return _change_of(data["schedule"], _instant(data["effective"]), data.get("position"))
 
 
 def _override(data: Mapping[str, Any]) -> Override:
-    return assemble(
-        Override,
-        member=data["member"],
-        start=_instant(data["start"]),
-        end=_instant(data["end"]),
-        schedule=data.get("schedule"),
-        reason=data.get("reason"),
-        id=data.get("id"),
+    return _override_of(
+        data["member"],
+        _instant(data["start"]),
+        _instant(data["end"]),
+        data.get("schedule"),
+        data.get("reason"),
+        data.get("id"),
     )
 
 
 def _deletion(data: Mapping[str, Any]) -> Deletion:
-    return assemble(Deletion, schedule=data["schedule"], effective=_instant(data["effective"]))
+    return _deletion_of(data["schedule"], _instant(data["effective"]))
 
 
 def _instant(text: str) -> datetime:

@@ -42,7 +42,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from ._model import Deletion, RotationChange, Schedule, TeamState, Version, version_name
+from ._model import Deletion, Schedule, TeamState, Version, version_name
 from ._overrides import OverrideMap
 from ._plan import Lineup, Plan
 from ._time import EARLIEST, LATEST, instant_us
@@ -68,13 +68,14 @@ class Chain:
     def __init__(
         self,
         entries: Sequence[tuple[int, Schedule | Deletion, int]],
-        changes: Sequence[RotationChange],
+        changes: Sequence[tuple[int, int | None]],
         overrides: OverrideMap,
     ) -> None:
         """``entries``: (start instant, version, append index) in effective order;
-        ``changes``: the schedule's rotation changes in effective order (stable)."""
+        ``changes``: the schedule's rotation changes as (effective instant,
+        position), in effective order (ties in append order)."""
         self.starts = tuple(start for start, _, _ in entries)
-        moments = [instant_us(change.effective) for change in changes]
+        moments = [instant for instant, _ in changes]
         spans: list[Span] = []
         for index, (start, version, appended) in enumerate(entries):
             end = self.starts[index + 1] if index + 1 < len(entries) else LATEST
@@ -161,13 +162,18 @@ def compile_team(state: TeamState) -> CompiledTeam:
     for appended, version in enumerate(versions):
         start = EARLIEST if version.effective is None else instant_us(version.effective)
         entries.setdefault(version_name(version), []).append((start, version, appended))
-    changes: dict[str, list[RotationChange]] = {}
-    for change in sorted(state.changes, key=lambda change: change.effective):  # stable
-        changes.setdefault(change.schedule, []).append(change)
+    # Each change's instant once, sorted by instant then append order (stable).
+    timed = sorted(
+        ((instant_us(change.effective), appended, change))
+        for appended, change in enumerate(state.changes)
+    )
+    changes: dict[str, list[tuple[int, int | None]]] = {}
+    for instant, _, change in timed:
+        changes.setdefault(change.schedule, []).append((instant, change.position))
     chains = {}
     for name, found in entries.items():
         found.sort(key=lambda entry: entry[0])  # stable; the model refuses equal instants
-        limited = OverrideMap.of([o for o in state.overrides if o.schedule in (None, name)])
+        limited = OverrideMap.of(state.overrides, name)  # flattened when first asked
         chains[name] = Chain(found, changes.get(name, []), limited)
-    team_wide = OverrideMap.of([o for o in state.overrides if o.schedule is None])
+    team_wide = OverrideMap.of(state.overrides)
     return CompiledTeam(chains, team_wide)

@@ -102,16 +102,18 @@ def _schedule(data: Mapping[str, Any]) -> Schedule:
 def _rotation(data: Mapping[str, Any] | None) -> Rotation:
     if data is None:
         return MANUAL
-    kind = _KINDS[data.get("kind", "manual")]
-    start = data.get("start")
-    if kind is RotationKind.MANUAL and start is None:
-        return MANUAL  # equal to Rotation(): the one every manual schedule has
     # ``every`` is left out of the JSON of a rotation that is not periodic (and
     # the query writes 1 there).
-    every = data.get("every")
-    return _rotation_of(
-        kind, 1 if every is None else every, None if start is None else _instant(start)
-    )
+    return _rotation_from(data.get("kind", "manual"), data.get("every") or 1, data.get("start"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _rotation_from(kind_name: str, every: int, start: str | None) -> Rotation:
+    # Most versions of a schedule keep its rotation: one object for all of them.
+    kind = _KINDS[kind_name]
+    if kind is RotationKind.MANUAL and start is None:
+        return MANUAL  # equal to Rotation(): the one every manual schedule has
+    return _rotation_of(kind, every, None if start is None else _instant(start))
 
 
 def _change(data: Mapping[str, Any]) -> RotationChange:

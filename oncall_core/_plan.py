@@ -51,20 +51,7 @@ class Plan:
         ``pin`` (instant, position) starts the rotation history with "members[position]
         holds the turn in progress at instant" (see ``_versions``).
         """
-        rotation = schedule.rotation
-        # The key holds only values whose hash and equality are C code (a kind's
-        # value, not the enum; the rotation's fields, not the attrs class): this
-        # runs once per version.
-        clock, windows, turns = _shape(
-            schedule.days,
-            schedule.start,
-            schedule.end,
-            schedule.overnight,
-            schedule.timezone,
-            rotation.kind.value,
-            rotation.every,
-            rotation.start,
-        )
+        clock, windows, turns = shape(schedule)
         return cls(
             schedule,
             clock,
@@ -84,6 +71,24 @@ class Plan:
         wall = self.clock.latest_wall(instant)
         offset = self.history.offset_at(instant if history_at is None else history_at)
         return (self.turns.pinned(wall, self.windows) + offset) % len(self.members)
+
+
+def shape(schedule: Schedule) -> tuple[ZoneClock, WindowPattern, Turns]:
+    """The clock, windows and turns of a schedule version (shared between versions)."""
+    rotation = schedule.rotation
+    # The key holds only values whose hash and equality are C code (a kind's
+    # value, not the enum; the rotation's fields, not the attrs class): this runs
+    # once per version when a team is compiled.
+    return _shape(
+        schedule.days,
+        schedule.start,
+        schedule.end,
+        schedule.overnight,
+        schedule.timezone,
+        rotation.kind.value,
+        rotation.every,
+        rotation.start,
+    )
 
 
 @functools.lru_cache(maxsize=4096)

@@ -39,13 +39,16 @@ from __future__ import annotations
 import functools
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import attrs
 
 from ._model import Deletion, Schedule, TeamState, Version, version_name
 from ._overrides import OverrideMap
-from ._plan import Lineup, Plan
-from ._time import EARLIEST, LATEST, instant_us
+from ._plan import Lineup, Plan, shape
+from ._rotation import Turns
+from ._time import EARLIEST, LATEST, ZoneClock, instant_us
+from ._windows import WindowPattern
 
 
 @attrs.frozen(eq=False)
@@ -61,8 +64,12 @@ class Span:
 class Chain:
     """One schedule's versions in effective order, each compiled into a span.
 
-    A version's plan needs the plan before it (the handover), so the spans are
-    compiled in order, once, when the team is compiled.
+    A version's plan needs the one before it (the handover), so the chain is
+    walked in order, once, when the team is compiled; but the walk keeps only
+    what the next handover needs (the turn arithmetic, shared between versions,
+    and the rotation offset the version ends with), and a span's :class:`Plan`
+    is built when the span is first asked for.  A team whose schedules had many
+    versions builds the plans of the few it answers from.
     """
 
     def __init__(
@@ -75,34 +82,88 @@ class Chain:
         ``changes``: the schedule's rotation changes as (effective instant,
         position), in effective order (ties in append order)."""
         self.starts = tuple(start for start, _, _ in entries)
+        self._overrides = overrides
         moments = [instant for instant, _ in changes]
-        spans: list[Span] = []
+        # Per entry: what building its span takes (version None: a deletion).
+        self._parts: list[_Part] = []
+        self._spans: list[Span | None] = [None] * len(entries)
+        previous: _Ending | None = None  # the live version before, as it ends
         for index, (start, version, appended) in enumerate(entries):
             end = self.starts[index + 1] if index + 1 < len(entries) else LATEST
-            previous = spans[-1] if spans else None
             if isinstance(version, Deletion):
-                spans.append(Span(start, end, None, appended))
+                self._parts.append(_Part(start, end, None, (), None, appended))
+                previous = None
                 continue
             pin, rank = None, appended
-            if previous is not None and previous.plan is not None:
-                pin, rank = (start, _handover(previous.plan, version, start)), previous.rank
+            if previous is not None:
+                pin, rank = (start, previous.handover(version, start)), previous.rank
             own = changes[bisect_left(moments, start) : bisect_left(moments, end)]
-            spans.append(Span(start, end, Plan.of(version, own, overrides, pin), rank))
-        self._spans = tuple(spans)
+            self._parts.append(_Part(start, end, version, own, pin, rank))
+            previous = _Ending.of(version, own, pin, rank)
 
     def span_at(self, instant: int) -> Span | None:
         """The span in force at ``instant`` (None: before the first version)."""
         index = bisect_right(self.starts, instant) - 1
-        return self._spans[index] if index >= 0 else None
+        if index < 0:
+            return None
+        span = self._spans[index]
+        if span is None:
+            part = self._parts[index]
+            plan = None
+            if part.version is not None:
+                plan = Plan.of(part.version, part.changes, self._overrides, part.pin)
+            span = self._spans[index] = Span(part.start, part.end, plan, part.rank)
+        return span
 
 
-def _handover(old: Plan, new: Schedule, instant: int) -> int:
-    """The position in ``new``'s members of the turn in progress at ``instant``."""
-    place = old.place_at(instant, history_at=instant - 1)  # changes at E are the new one's
-    member = old.members[place]
-    if place < len(new.members) and new.members[place] == member:
-        return place
-    return new.members.index(member) if member in new.members else 0
+class _Part(NamedTuple):
+    """What one span of a chain is built from."""
+
+    start: int
+    end: int
+    version: Schedule | None  # None: a deletion
+    changes: Sequence[tuple[int, int | None]]
+    pin: tuple[int, int] | None
+    rank: int
+
+
+class _Ending(NamedTuple):
+    """A live version as its span ends: what the handover to the next one reads."""
+
+    clock: ZoneClock
+    windows: WindowPattern
+    turns: Turns
+    members: tuple[str, ...]
+    offset: int  # the rotation offset after the version's pin and changes
+    rank: int
+
+    @classmethod
+    def of(
+        cls,
+        version: Schedule,
+        changes: Sequence[tuple[int, int | None]],
+        pin: tuple[int, int] | None,
+        rank: int,
+    ) -> _Ending:
+        """The same fold as :meth:`History.of`, keeping only its last offset."""
+        clock, windows, turns = shape(version)
+        offset = 0
+        for instant, position in (pin, *changes) if pin is not None else changes:
+            if position is None:
+                offset += 1
+            else:
+                offset = position - turns.pinned(clock.latest_wall(instant), windows)
+        return cls(clock, windows, turns, version.members, offset, rank)
+
+    def handover(self, new: Schedule, instant: int) -> int:
+        """The position in ``new``'s members of the turn in progress at ``instant``
+        (the next version's start: every change of this one is before it)."""
+        wall = self.clock.latest_wall(instant)
+        place = (self.turns.pinned(wall, self.windows) + self.offset) % len(self.members)
+        member = self.members[place]
+        if place < len(new.members) and new.members[place] == member:
+            return place
+        return new.members.index(member) if member in new.members else 0
 
 
 class CompiledTeam:

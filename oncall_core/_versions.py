@@ -39,11 +39,12 @@ from __future__ import annotations
 import functools
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import NamedTuple
 
 import attrs
 
-from ._model import Deletion, Schedule, TeamState, Version, version_name
+from ._model import Deletion, Schedule, TeamState, Version
 from ._overrides import OverrideMap
 from ._plan import Lineup, Plan, shape
 from ._rotation import Turns
@@ -87,7 +88,7 @@ class Chain:
         # Per entry: what building its span takes (version None: a deletion).
         self._parts: list[_Part] = []
         self._spans: list[Span | None] = [None] * len(entries)
-        previous: _Ending | None = None  # the live version before, as it ends
+        previous: _Part | None = None  # the live version before, if any
         for index, (start, version, appended) in enumerate(entries):
             end = self.starts[index + 1] if index + 1 < len(entries) else LATEST
             if isinstance(version, Deletion):
@@ -96,10 +97,12 @@ class Chain:
                 continue
             pin, rank = None, appended
             if previous is not None:
-                pin, rank = (start, previous.handover(version, start)), previous.rank
+                # Folded only here: the last version's end is never read.
+                ending = _Ending.of(previous)
+                pin, rank = (start, ending.handover(version, start)), previous.rank
             own = changes[bisect_left(moments, start) : bisect_left(moments, end)]
-            self._parts.append(_Part(start, end, version, own, pin, rank))
-            previous = _Ending.of(version, own, pin, rank)
+            previous = _Part(start, end, version, own, pin, rank)
+            self._parts.append(previous)
 
     def span_at(self, instant: int) -> Span | None:
         """The span in force at ``instant`` (None: before the first version)."""
@@ -135,25 +138,20 @@ class _Ending(NamedTuple):
     turns: Turns
     members: tuple[str, ...]
     offset: int  # the rotation offset after the version's pin and changes
-    rank: int
 
     @classmethod
-    def of(
-        cls,
-        version: Schedule,
-        changes: Sequence[tuple[int, int | None]],
-        pin: tuple[int, int] | None,
-        rank: int,
-    ) -> _Ending:
+    def of(cls, part: _Part) -> _Ending:
         """The same fold as :meth:`History.of`, keeping only its last offset."""
-        clock, windows, turns = shape(version)
+        assert part.version is not None  # a live version
+        clock, windows, turns = shape(part.version)
         offset = 0
+        pin, changes = part.pin, part.changes
         for instant, position in (pin, *changes) if pin is not None else changes:
             if position is None:
                 offset += 1
             else:
                 offset = position - turns.pinned(clock.latest_wall(instant), windows)
-        return cls(clock, windows, turns, version.members, offset, rank)
+        return cls(clock, windows, turns, part.version.members, offset)
 
     def handover(self, new: Schedule, instant: int) -> int:
         """The position in ``new``'s members of the turn in progress at ``instant``
@@ -222,7 +220,8 @@ def compile_team(state: TeamState) -> CompiledTeam:
     versions: list[Version] = [*state.schedules, *state.deletions]
     for appended, version in enumerate(versions):
         start = EARLIEST if version.effective is None else instant_us(version.effective)
-        entries.setdefault(version_name(version), []).append((start, version, appended))
+        name = version.name if isinstance(version, Schedule) else version.schedule
+        entries.setdefault(name, []).append((start, version, appended))
     # Each change's instant once, sorted by instant then append order (stable).
     timed = sorted(
         ((instant_us(change.effective), appended, change))
@@ -233,7 +232,7 @@ def compile_team(state: TeamState) -> CompiledTeam:
         changes.setdefault(change.schedule, []).append((instant, change.position))
     chains = {}
     for name, found in entries.items():
-        found.sort(key=lambda entry: entry[0])  # stable; the model refuses equal instants
+        found.sort(key=itemgetter(0))  # stable; the model refuses equal instants
         limited = OverrideMap.of(state.overrides, name)  # flattened when first asked
         chains[name] = Chain(found, changes.get(name, []), limited)
     team_wide = OverrideMap.of(state.overrides)

@@ -514,9 +514,12 @@ async def _locked_schedule_id(connection: Connection, team: str, name: str) -> i
 
 async def _load_team(connection: Connection, team: str) -> TeamState | None:
     # Prepared on its first use on each connection, not psycopg's default sixth:
-    # every uncached request runs it.  The document is what our checked writes
-    # stored, so it is built without checking it again (trusted_team_state).
-    cursor = await connection.execute(QUERIES["load_team"], {"team": team}, prepare=True)
+    # every uncached request runs it.  Unless the connection prepares nothing
+    # (prepare_threshold None, as behind a transaction-pooling PgBouncer).  The
+    # document is what our checked writes stored, so it is built without
+    # checking it again (trusted_team_state).
+    prepare = None if connection.prepare_threshold is None else True
+    cursor = await connection.execute(QUERIES["load_team"], {"team": team}, prepare=prepare)
     row = await cursor.fetchone()
     return trusted_team_state(row["state"]) if row is not None else None
 

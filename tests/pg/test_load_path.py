@@ -11,6 +11,8 @@ from typing import Any, cast
 import psycopg
 import pytest
 from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
 
 from oncall_core import Override, RotationChange, Schedule, TeamState, Weekday, from_json, to_json
 from oncall_pg import EmbeddedPostgres, PostgresStore, migrate
@@ -108,6 +110,27 @@ async def test_load_team_is_prepared_on_its_first_use(database_url: str) -> None
         assert any("'schedules'" in statement for statement in statements)
     finally:
         await store.close()
+
+
+async def test_a_pool_that_prepares_nothing_gets_no_prepared_statement(database_url: str) -> None:
+    pool: AsyncConnectionPool[AsyncConnection[dict[str, Any]]] = AsyncConnectionPool(
+        database_url,
+        min_size=1,
+        max_size=1,
+        kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None},
+        open=False,
+    )
+    await pool.open(wait=True)
+    try:
+        store = PostgresStore(pool)
+        await store.create_schedule(schedule())
+        for _ in range(8):
+            assert await store.load_team("ops") is not None
+        async with pool.connection() as connection:
+            cursor = await connection.execute("SELECT count(*) AS n FROM pg_prepared_statements")
+            assert await cursor.fetchone() == {"n": 0}
+    finally:
+        await pool.close()
 
 
 async def test_the_loaded_state_equals_the_checked_build_of_its_document(

@@ -7,7 +7,7 @@ restarted, a network path dropped).  psycopg_pool's ``check_connection`` finds
 out with an empty query on every checkout: a round trip on every load, which is
 most of what an uncached read costs besides its own statement.
 
-:class:`RecentUse` keeps the check where it matters and drops it where it does not:
+:class:`RecentUseCheck` keeps the check where it matters and drops it where it does not:
 
 - A checkout for a **write** is always checked.  A write is not retried (it may
   have committed), so it must not be handed a connection that died since its
@@ -21,7 +21,7 @@ What "recently used" guarantees is only that the connection worked ``window``
 seconds ago; it says nothing about a restart since.  That is why only reads rely
 on it: a read handed a connection that broke within the window fails, the store
 retries it (``PostgresStore._read``), and the failure marks every connection used
-before it as suspect (:meth:`RecentUse.suspect`), so that the retry, and every
+before it as suspect (:meth:`RecentUseCheck.suspect`), so that the retry, and every
 checkout after it, runs the check again until each connection has been checked
 or has worked again.  The cost of the trade: after a restart, one read per
 process may take a retry (a failed statement and a pause of at most 50 ms).
@@ -33,10 +33,11 @@ connection (``AsyncConnectionPool.getconn``), so the context variable that says
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -45,20 +46,25 @@ from psycopg_pool import AsyncConnectionPool
 WINDOW = 2.0
 """Seconds after its last completed call during which a connection is trusted for a read."""
 
-writing: contextvars.ContextVar[bool] = contextvars.ContextVar("writing", default=False)
-"""True while a write takes its connection from the pool (set by ``PostgresStore._write``)."""
+# True while a write takes its connection from the pool (RecentUseCheck.writing).
+_writing: contextvars.ContextVar[bool] = contextvars.ContextVar("writing", default=False)
 
 
-class RecentUse:
+class RecentUseCheck:
     """A pool ``check`` callback that checks every write's connection, and a read's
-    only when the connection has not worked within ``window`` seconds."""
+    only when the connection has not worked within ``window`` seconds.
+
+    :meth:`PostgresStore.open <oncall_pg.PostgresStore.open>` installs one and
+    tells it which connections worked; see ``oncall_pg/_checks.py`` for what it
+    guarantees and what it trades.
+    """
 
     def __init__(
-        self, window: float | None = None, *, clock: Callable[[], float] = time.monotonic
+        self, window: float = WINDOW, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        """``window``: seconds (default :data:`WINDOW`); ``clock``: monotonic seconds
-        (injected by tests)."""
-        self._window = WINDOW if window is None else window
+        """``window``: seconds (0: check every checkout); ``clock``: monotonic
+        seconds (injected by tests)."""
+        self._window = window
         self._clock = clock
         self._worked: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = (
             weakref.WeakKeyDictionary()
@@ -67,7 +73,7 @@ class RecentUse:
 
     async def __call__(self, connection: AsyncConnection[Any]) -> None:
         """Return if the connection may be used as it is; raise if it is broken."""
-        if not writing.get():
+        if not _writing.get():
             worked = self._worked.get(connection)
             if (
                 worked is not None
@@ -81,6 +87,16 @@ class RecentUse:
     def worked(self, connection: AsyncConnection[Any]) -> None:
         """Note that a call on ``connection`` completed just now."""
         self._worked[connection] = self._clock()
+
+    @staticmethod
+    @contextlib.contextmanager
+    def writing() -> Iterator[None]:
+        """Within this block, checkouts are for a write: always checked."""
+        token = _writing.set(True)
+        try:
+            yield
+        finally:
+            _writing.reset(token)
 
     def suspect(self) -> None:
         """Distrust every connection until it is checked or works again: one broke."""

@@ -58,7 +58,7 @@ from oncall_core.store import (
     version_entries,
 )
 
-from ._checks import RecentUse, writing
+from ._checks import WINDOW, RecentUseCheck
 from ._errors import domain_errors, worth_retrying
 from ._queries import QUERIES
 
@@ -82,7 +82,7 @@ class PostgresStore:
         self._pool = pool
         self._owns_pool = owns_pool
         # The pool's check when open() made the pool: told which connections work.
-        self._recent: RecentUse | None = None
+        self._recent: RecentUseCheck | None = None
 
     @classmethod
     async def open(
@@ -93,6 +93,7 @@ class PostgresStore:
         max_size: int = 10,
         timeout: float = 5.0,
         reconnect_timeout: float = 5.0,
+        check_after: float = WINDOW,
     ) -> PostgresStore:
         """Open a pool to ``conninfo`` and a store that owns it.
 
@@ -100,9 +101,12 @@ class PostgresStore:
         wait for a free connection, after which calls raise StorageUnavailable.
         ``reconnect_timeout`` bounds how long the pool retries one lost connection
         with growing pauses before starting afresh: after an outage, calls succeed
-        again within about that long of the server's return.
+        again within about that long of the server's return.  A pooled connection
+        is checked (one empty query) before every write, and before a read unless
+        it worked within ``check_after`` seconds (0: before every read too); see
+        :class:`RecentUseCheck`.
         """
-        recent = RecentUse()
+        recent = RecentUseCheck(check_after)
         pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             conninfo,
             min_size=min_size,
@@ -156,16 +160,14 @@ class PostgresStore:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _write(self, work: Callable[[Connection], Awaitable[T]], **context: str) -> T:
-        token = writing.set(True)  # a write's checkout is always checked (see _checks)
-        try:
+        # A write's checkout is always checked (see _checks): it is not retried.
+        with RecentUseCheck.writing():
             async with domain_errors(**context), self._pool.connection() as connection:
                 async with connection.transaction():
                     result = await work(connection)
                 if self._recent is not None:
                     self._recent.worked(connection)
                 return result
-        finally:
-            writing.reset(token)
 
     # Reads
 

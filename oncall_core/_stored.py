@@ -9,7 +9,7 @@ produce before committing it (so the history checks ran).  The database keeps
 what was written, with its own constraints on top.  Reading such a document
 back with :func:`from_json` parses each version with the seed's request parser
 and runs every converter and validator once more, which costs a store more than
-its query (about 60 µs per schedule version).
+its query (about 25 µs per schedule version, measured with 1000 versions).
 
 :func:`trusted_team_state` builds the same objects directly: text is taken as
 it is (it was cleaned when written), days and kinds are looked up, instants and

@@ -87,7 +87,7 @@ class Chain:
         moments = [instant for instant, _ in changes]
         # Per entry: what building its span takes (version None: a deletion).
         self._parts: list[_Part] = []
-        self._spans: list[Span | None] = [None] * len(entries)
+        self._spans: dict[int, Span] = {}  # built on first use
         previous: _Part | None = None  # the live version before, if any
         for index, (start, version, appended) in enumerate(entries):
             end = self.starts[index + 1] if index + 1 < len(entries) else LATEST
@@ -109,13 +109,15 @@ class Chain:
         index = bisect_right(self.starts, instant) - 1
         if index < 0:
             return None
-        span = self._spans[index]
+        span = self._spans.get(index)
         if span is None:
             part = self._parts[index]
             plan = None
             if part.version is not None:
                 plan = Plan.of(part.version, part.changes, self._overrides, part.pin)
-            span = self._spans[index] = Span(part.start, part.end, plan, part.rank)
+            # setdefault: threads that built the same span at once all keep the
+            # first one, since answers compare plans by identity (next_candidate).
+            span = self._spans.setdefault(index, Span(part.start, part.end, plan, part.rank))
         return span
 
 
@@ -189,7 +191,7 @@ class CompiledTeam:
         index = bisect_right(self.bounds, instant)
         lineup = self._lineups.get(index)
         if lineup is None:
-            lineup = self._lineups[index] = self._lineup(index)
+            lineup = self._lineups.setdefault(index, self._lineup(index))  # as for spans
         return lineup, self.bounds[index] if index < len(self.bounds) else None
 
     def _lineup(self, index: int) -> Lineup:

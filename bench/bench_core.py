@@ -26,7 +26,15 @@ table.  What it measures:
    before the measured week), batches interleaved; the per-query cost must not
    grow with the versions beyond a bisection.  Also the cold compile of the
    versioned team (issue 13's cold path).
-5. Side by side in the same process: "is someone on call at t, and in which
+5. Issue 13's team (10 schedules with 10 versions each, then 100 each; 200
+   rotation changes, 100 overrides), from its ``to_json`` document as a store
+   reads it: building the ``TeamState`` checked (``from_json``) and trusted
+   (``oncall_core.store.trusted_team_state``, what ``PostgresStore`` does; "-"
+   when the code under test has none), and compiling it + the first
+   ``oncall_at`` (each run on a team of its own name, so that the cache of
+   compiled teams never has it).  CPU
+   time of this process; bench/bench_pg.py ``--cold`` adds the database.
+6. Side by side in the same process: "is someone on call at t, and in which
    window" for one Mon-Fri 9:00AM-5:00PM America/New_York schedule, answered
    by ``oncall_at`` and by ``recurring_ical_events.of(calendar).at(t)`` on the
    same schedule written as an iCalendar VEVENT with a weekly RRULE (what
@@ -108,10 +116,12 @@ SCHEDULES = (
 )  # fmt: skip
 
 
-def build_team(around: datetime, team: str = "platform") -> TeamState:
-    """The 10-schedule team, with its 50 changes and 20 overrides laid out over
-    the four weeks centred on ``around`` (seeded: every call builds the same team,
-    but for its name)."""
+def build_team(
+    around: datetime, team: str = "platform", *, changes: int = 50, overrides: int = 20
+) -> TeamState:
+    """The 10-schedule team, with its 50 changes and 20 overrides (by default) laid
+    out over the four weeks centred on ``around`` (seeded: every call builds the
+    same team, but for its name)."""
     rng = random.Random(2024)
     schedules = []
     for name, size, days, start, end, overnight, zone, every, priority in SCHEDULES:
@@ -139,19 +149,19 @@ def build_team(around: datetime, team: str = "platform") -> TeamState:
     def somewhen() -> datetime:
         return first + timedelta(seconds=rng.randrange(int(span)))
 
-    changes = [
+    change_list = [
         RotationChange(
             schedule=SCHEDULES[n % len(SCHEDULES)][0],
             effective=somewhen(),
             position=None if n % 3 else rng.randrange(SCHEDULES[n % len(SCHEDULES)][1]),
         )
-        for n in range(50)
+        for n in range(changes)
     ]
-    overrides = []
-    for n in range(20):
+    override_list = []
+    for n in range(overrides):
         begins = somewhen()
         limited = SCHEDULES[n % len(SCHEDULES)][0] if n % 5 >= 3 else None  # 8 of 20
-        overrides.append(
+        override_list.append(
             Override(
                 member=f"stand-in-{n}",
                 start=begins,
@@ -160,7 +170,7 @@ def build_team(around: datetime, team: str = "platform") -> TeamState:
                 reason="benchmark",
             )
         )
-    return TeamState(team=team, schedules=schedules, changes=changes, overrides=overrides)
+    return TeamState(team=team, schedules=schedules, changes=change_list, overrides=override_list)
 
 
 def spread(first: datetime, span: timedelta, count: int) -> list[datetime]:
@@ -262,7 +272,47 @@ def bench_versions() -> tuple[list[float], list[float], list[float]]:
     return ones, hundreds, compiles
 
 
-# --- 5: against recurring_ical_events -------------------------------------------------------
+# --- 5: issue 13's team, cold --------------------------------------------------------------
+
+COLD_SHAPES = (10, 100)  # versions per schedule
+
+
+def bench_cold(versions: int) -> tuple[int, list[float], list[float], list[float]]:
+    """(document bytes, checked build ns, trusted build ns, compile + first call ns)."""
+    import json
+
+    from oncall_core import from_json, to_json
+
+    try:
+        from oncall_core.store import trusted_team_state  # type: ignore[attr-defined]
+    except ImportError:  # older code, run with PYTHONPATH pointing at it
+        trusted_team_state = None
+    week = datetime.combine(ANCHOR_DAY, time(), UTC) + NEAR + timedelta(days=400)
+    around = week + timedelta(days=3, hours=12)
+    team = build_team(around, f"cold-{versions}", changes=200, overrides=100)
+    document = to_json(with_versions(team, versions, week))
+    checked, trusted, compiles = [], [], []
+    for run in range(COLD_RUNS):
+        started = clock.process_time_ns()
+        state = from_json(document, TeamState)
+        checked.append(clock.process_time_ns() - started)
+        if trusted_team_state is not None:
+            started = clock.process_time_ns()
+            trusted_team_state(document)
+            trusted.append(clock.process_time_ns() - started)
+        # A team of its own each run, so that the cache of compiled teams never has it.
+        fresh = attrs.evolve(
+            state,
+            team=f"{state.team}-{run}",
+            schedules=[attrs.evolve(s, team=f"{state.team}-{run}") for s in state.schedules],
+        )
+        started = clock.process_time_ns()
+        oncall_at(fresh, week + timedelta(hours=run))
+        compiles.append(clock.process_time_ns() - started)
+    return len(json.dumps(document)), checked, trusted, compiles
+
+
+# --- 6: against recurring_ical_events -------------------------------------------------------
 
 ICAL_TEXT = """\
 BEGIN:VCALENDAR
@@ -438,6 +488,21 @@ def main() -> None:
             "",
         ],
     ]
+
+    for versions in COLD_SHAPES:
+        size, checked, trusted, compiles = bench_cold(versions)
+        label = f"issue 13's team, {versions} versions x 10 schedules ({size // 1000} KB)"
+        rows += [
+            [label, "", "", "", ""],
+            ["  build TeamState checked: from_json (ms)", *figures(checked, 1e6, 2), "-", ""],
+            [
+                "  build TeamState trusted: trusted_team_state (ms)",
+                *(figures(trusted, 1e6, 2) if trusted else ["-", "-"]),
+                "-",
+                "",
+            ],
+            ["  compile + first oncall_at (ms)", *figures(compiles, 1e6, 2), "-", ""],
+        ]
 
     compared, covered, our_runs, their_runs, ratios = bench_ical()
     ratio = statistics.median(ratios)

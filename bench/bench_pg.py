@@ -5,6 +5,7 @@ Run from the repository root:
     .venv/bin/python bench/bench_pg.py            # the tables (about 90 s)
     .venv/bin/python bench/bench_pg.py --profile  # also cProfile 2000 load_team calls
     .venv/bin/python bench/bench_pg.py --large 2000  # 2000 teams instead of 10,000
+    .venv/bin/python bench/bench_pg.py --cold        # only 5. (issue 13; about 2 minutes)
 
 White-box on purpose: besides the public ``PostgresStore``, it runs the store's
 own ``load_team`` SQL (``oncall_pg._queries.QUERIES``) by hand, to time the parts
@@ -65,6 +66,29 @@ end.  It prints two tables.  What it measures:
    ``teams_of_member`` and of the busy team's week, generic and custom plans,
    shows which indexes they read.
 
+5. Issue 13's team, alone in a fresh database (``--cold`` runs only this): 10
+   schedules (bench/bench_core.py's ``build_team``) with 200 rotation changes
+   and 100 overrides, and either 10 versions per schedule (100 in all) or 100
+   (1000 in all), written through the store (``create_schedule``, then
+   ``edit_schedule`` with each version's own instant as "now", then
+   ``append_rotation_change`` and ``add_overrides``) and checked on reading.  On
+   a store opened with ``min_size=1, max_size=1``, ``COLD_RUNS`` times each
+   after ``COLD_WARM_UP`` untimed ones: ``load_team`` (wall time and this
+   process's CPU time), the ``load_team`` query through the pool, building
+   the ``TeamState`` from its document both ways (``from_json``, checked; and
+   ``oncall_core.store.trusted_team_state``, as the store now does), and the
+   cold path: after a write (an override added, and deleted after the timing,
+   untimed: every state is new, so its compiled team is never cached),
+   ``load_team`` and the first ``oncall_at`` (which compiles the team).  Last,
+   ``GET /schedule`` of that team on our app without the cache (``cache_ttl``
+   0), called in this process as bench/bench_request.py does: CPU per request
+   warm (the compiled team is reused: the state loaded equals the last) and
+   cold (after such a write each time).  This
+   process's CPU time excludes PostgreSQL's, which runs in its own processes:
+   it is the "server time" of issue 13's cold-path target (<= 2 ms).  The
+   script runs against older code too (``PYTHONPATH`` pointing at another
+   checkout): the trusted build's row then says "-".
+
 No ``ANALYZE`` is run during the first creates of 2: statistics taken while the tables are tiny
 make a long-lived connection plan its foreign-key checks as sequential scans
 and keep those plans until the next ``ANALYZE``, so every create gets slower as
@@ -89,6 +113,7 @@ import asyncio
 import cProfile
 import gc
 import json
+import os
 import pstats
 import random
 import re
@@ -108,6 +133,7 @@ from _report import percentile, print_machine, print_table, verdict
 from psycopg import sql
 from psycopg.types.string import TextLoader
 
+import oncall_core
 from oncall_core import (
     Override,
     Rotation,
@@ -116,6 +142,7 @@ from oncall_core import (
     Schedule,
     TeamState,
     from_json,
+    oncall_at,
     to_json,
 )
 from oncall_core import Weekday as Day
@@ -836,6 +863,206 @@ async def run(url: str, *, profile: bool) -> None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
 
 
+# --- issue 13's team, cold (5) ------------------------------------------------------------
+
+COLD_VERSIONS = (10, 100)  # versions per schedule
+COLD_CHANGES = 200
+COLD_OVERRIDES = 100
+COLD_RUNS = 40
+COLD_WARM_UP = 5
+TARGET_COLD_MS = 2.0
+# The write before each cold request: an override far from the instants asked.
+AFAR = Override(
+    member="bench-writer",
+    start=datetime(2031, 1, 1, tzinfo=UTC),
+    end=datetime(2031, 1, 2, tzinfo=UTC),
+)
+
+
+def cold_team(versions: int) -> tuple[TeamState, datetime]:
+    """Issue 13's team with ``versions`` versions per schedule, and the instant asked."""
+    import bench_core  # bench/ is on sys.path when run
+
+    week = datetime.combine(bench_core.ANCHOR_DAY, time(), UTC) + timedelta(days=401)
+    team = bench_core.build_team(
+        week + timedelta(days=3, hours=12),
+        f"cold-{versions}",
+        changes=COLD_CHANGES,
+        overrides=COLD_OVERRIDES,
+    )
+    return bench_core.with_versions(team, versions, week), week + timedelta(days=2, hours=10)
+
+
+async def seed_cold_team(store: PostgresStore, state: TeamState) -> None:
+    """Write ``state`` through the store, in the order its lists hold it."""
+    names: set[str] = set()
+    for schedule in state.schedules:
+        if schedule.name not in names:
+            names.add(schedule.name)
+            await store.create_schedule(schedule)
+        else:
+            assert schedule.effective is not None
+            await store.edit_schedule(schedule, now=schedule.effective)
+    for change in state.changes:
+        await store.append_rotation_change(state.team, change)
+    await store.add_overrides(state.team, state.overrides)
+
+
+def trusted_builder() -> Callable[[Any], TeamState] | None:
+    """``trusted_team_state`` where this code has it (not before issue 13)."""
+    try:
+        from oncall_core.store import trusted_team_state  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return trusted_team_state  # type: ignore[no-any-return]
+
+
+async def timed_twice(call: Callable[[], Awaitable[Any]]) -> tuple[int, float]:
+    """Wall time (ns) and this process's CPU time (ns) of one await of ``call``."""
+    wall, cpu = clock.perf_counter_ns(), clock.process_time_ns()
+    await call()
+    return clock.perf_counter_ns() - wall, clock.process_time_ns() - cpu
+
+
+async def app_request_ns(url: str, team: str, at: datetime, *, cold: bool) -> list[int]:
+    """CPU time (ns) of this process per ``GET /schedule`` of ``team`` on our app without
+    the cache, called in process; ``cold``: the compiled teams forgotten before each."""
+    from oncall_server import Config, DatabaseConfig, create_app
+
+    path = f"/schedule?team={team}&time={at.isoformat().replace('+00:00', 'Z')}"
+    route, _, query = path.partition("?")
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+             "http_version": "1.1", "method": "GET", "scheme": "http", "root_path": "",
+             "server": ("127.0.0.1", 1373), "client": ("127.0.0.1", 50000),
+             "path": route, "raw_path": route.encode(), "query_string": query.encode(),
+             "headers": [(b"host", b"127.0.0.1:1373")]}  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start" and message["status"] != 200:
+            raise RuntimeError(f"GET {path}: {message['status']}")
+
+    app = create_app(Config(database=DatabaseConfig(url=url, cache_ttl=0.0)))
+    times = []
+    async with app.router.lifespan_context(app) as state:
+        store = state["store"]
+        for run_ in range(COLD_WARM_UP + COLD_RUNS):
+            written = await store.add_override(team, AFAR) if cold else None
+            started = clock.process_time_ns()
+            await app(scope | {"state": dict(state)}, receive, send)
+            if run_ >= COLD_WARM_UP:
+                times.append(clock.process_time_ns() - started)
+            if written is not None:
+                await store.delete_override(team, written.id)
+    return times
+
+
+async def cold_parts(
+    url: str, state: TeamState, at: datetime
+) -> tuple[float, Any, dict[str, list[float]]]:
+    """Seed ``state`` in a store of its own; (seconds the seeding took, the stored
+    document, per-run times in ns of each part of a load and of the cold path)."""
+    trusted = trusted_builder()
+    store = await PostgresStore.open(url, min_size=1, max_size=1)
+    try:
+        started = clock.perf_counter()
+        await seed_cold_team(store, state)
+        seeded = clock.perf_counter() - started
+        loaded = await store.load_team(state.team)
+        assert loaded is not None
+        unnumbered = [attrs.evolve(o, id=None) for o in loaded.overrides]
+        assert attrs.evolve(loaded, overrides=unnumbered) == state, "stored != written"
+
+        async def load() -> Any:
+            return await store.load_team(state.team)
+
+        async def cold_path() -> Any:
+            found = await store.load_team(state.team)
+            assert found is not None
+            return oncall_at(found, at)
+
+        async def query() -> Any:
+            async with store.pool.connection() as connection:
+                cursor = await connection.execute(QUERIES["load_team"], {"team": state.team})
+                return (await cursor.fetchone())["state"]
+
+        document = await query()
+        parts: dict[str, list[float]] = {
+            k: [] for k in ("load", "load_cpu", "query", "cold", "cold_cpu", "checked", "trusted")
+        }
+        for run_ in range(COLD_WARM_UP + COLD_RUNS):
+            load_ns = await timed_twice(load)
+            # The checkout is a part of its own (no check: the connection just worked).
+            query_ns, _ = await timed_twice(query)
+            # After a write (a new override, deleted again after: each state is new,
+            # so the compiled team is never cached), as the first request after one.
+            written = await store.add_override(state.team, AFAR)
+            cold_ns = await timed_twice(cold_path)
+            assert written.id is not None
+            await store.delete_override(state.team, written.id)
+            if run_ >= COLD_WARM_UP:
+                parts["load"].append(load_ns[0])
+                parts["load_cpu"].append(load_ns[1])
+                parts["query"].append(query_ns)
+                parts["cold"].append(cold_ns[0])
+                parts["cold_cpu"].append(cold_ns[1])
+        for _ in range(COLD_RUNS):
+            started_ns = clock.process_time_ns()
+            from_json(document, TeamState)
+            parts["checked"].append(clock.process_time_ns() - started_ns)
+            if trusted is not None:
+                started_ns = clock.process_time_ns()
+                trusted(document)
+                parts["trusted"].append(clock.process_time_ns() - started_ns)
+    finally:
+        await store.close()
+    return seeded, document, parts
+
+
+async def bench_cold(url: str) -> None:
+    """Issue 13's team: the parts of a load, and the cold path (see the docstring, 5)."""
+    rows: list[list[str]] = []
+
+    def row(label: str, times: Sequence[float], target: float | None = None) -> None:
+        if not times:
+            rows.append([label, "-", "-", ""])
+            return
+        median = statistics.median(times) / 1e6
+        cells = [f"{median:.2f}", f"{percentile(times, 0.9) / 1e6:.2f}"]
+        rows.append([label, *cells, verdict(median, target) if target else ""])
+
+    for versions in COLD_VERSIONS:
+        state, at = cold_team(versions)
+        seeded, document, parts = await cold_parts(url, state, at)
+        warm_app = await app_request_ns(url, state.team, at, cold=False)
+        cold_app = await app_request_ns(url, state.team, at, cold=True)
+        size = len(json.dumps(document))
+        what = f"{versions} versions x 10 schedules"
+        rows.append([f"{what} ({size // 1000} KB document; seeded in {seeded:.0f} s)", "", "", ""])
+        row("  load_team (wall)", parts["load"])
+        row("  load_team (CPU of this process)", parts["load_cpu"])
+        row("    the query via the pool (wall; checkout, execute, fetch, decode)", parts["query"])
+        row("    build TeamState checked: from_json (CPU)", parts["checked"])
+        row("    build TeamState trusted: trusted_team_state (CPU)", parts["trusted"])
+        row("  cold path: load_team + compile + first oncall_at (wall)", parts["cold"])
+        row("  cold path: the same (CPU)", parts["cold_cpu"], TARGET_COLD_MS)
+        row("  GET /schedule, no cache, in process, warm (CPU)", warm_app)
+        row("  GET /schedule, no cache, in process, cold (CPU)", cold_app, TARGET_COLD_MS)
+    print(f"Runs: {COLD_RUNS} of each after {COLD_WARM_UP} untimed; times in ms.")
+    print_table(["issue 13's team (200 changes, 100 overrides)", "median", "p90", "<= 2 ms"], rows)
+
+
+async def run_cold(url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        await migrate(connection)
+    print_machine("oncall_pg benchmark, issue 13's team")
+    print(f"psycopg {psycopg.__version__}; oncall_core from {Path(oncall_core.__file__).parent}")
+    await bench_cold(url)
+    print(f"Load average at the end: {os.getloadavg()[0]:.2f}")
+
+
 def main() -> None:
     global LARGE_TEAMS
     arguments = sys.argv[1:]
@@ -846,7 +1073,10 @@ def main() -> None:
         server = EmbeddedPostgres(Path(scratch) / "data")
         url = server.start()
         try:
-            asyncio.run(run(url, profile=profile))
+            if "--cold" in arguments:
+                asyncio.run(run_cold(url))
+            else:
+                asyncio.run(run(url, profile=profile))
         finally:
             server.stop()
 

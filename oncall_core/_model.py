@@ -10,8 +10,9 @@ from __future__ import annotations
 import enum
 import functools
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, time
+from typing import TypeVar
 
 import attrs
 
@@ -501,6 +502,35 @@ def _check_history(name: str, history: tuple[Version, ...]) -> None:
             )
         if isinstance(previous, Deletion) and isinstance(version, Deletion):
             raise ValidationError(f"schedule {name!r} is already deleted", field="effective")
+
+
+_Built = TypeVar("_Built", bound=attrs.AttrsInstance)
+
+
+def assembler(cls: type[_Built]) -> Callable[..., _Built]:
+    """A function that makes an instance of a model class from its field values,
+    given positionally in the order of ``attrs.fields(cls)``, with no converter,
+    validator or ``__attrs_post_init__`` run.
+
+    Only for values that are exactly what the class's own ``__init__`` would have
+    kept (see ``_stored``, its one user, and the property test that proves its
+    results equal to checked ones).  It sets the slots through their descriptors,
+    as attrs' generated ``__init__`` of a frozen class does.
+    """
+    setters = tuple(cls.__dict__[field.name].__set__ for field in attrs.fields(cls))
+    # attrs' cache_hash slot, which the generated __init__ sets to None last.
+    cached_hash = cls.__dict__.get("_attrs_cached_hash")
+    new = object.__new__
+
+    def assemble(*values: object) -> _Built:
+        built = new(cls)
+        for setter, value in zip(setters, values, strict=True):
+            setter(built, value)
+        if cached_hash is not None:
+            cached_hash.__set__(built, None)
+        return built
+
+    return assemble
 
 
 @attrs.frozen(kw_only=True)

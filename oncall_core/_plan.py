@@ -9,12 +9,14 @@ of time in precedence order.  ``resolve_in`` answers an instant from a lineup,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from datetime import datetime, time
 from typing import NamedTuple
 
 import attrs
 
-from ._model import Override, RotationChange, RotationKind, Schedule
+from ._model import Override, RotationKind, Schedule, Weekday
 from ._overrides import OverrideMap
 from ._rotation import History, Turns
 from ._time import ZoneClock, clock_of, zone_named
@@ -38,25 +40,24 @@ class Plan:
     def of(
         cls,
         schedule: Schedule,
-        changes: Sequence[RotationChange],
+        steps: Sequence[tuple[int, int | None]],
         overrides: OverrideMap,
         pin: tuple[int, int] | None = None,
     ) -> Plan:
         """Compile one version of a schedule, with the rotation changes that fall in
-        its span and the overrides that reach it.
+        its span, as (effective instant, position) in effective order, and the
+        overrides that reach it.
 
         ``pin`` (instant, position) starts the rotation history with "members[position]
         holds the turn in progress at instant" (see ``_versions``).
         """
-        zone = zone_named(schedule.timezone)
-        windows = WindowPattern.of(schedule)
-        turns = Turns.of(schedule, windows, zone)
+        clock, windows, turns = shape(schedule)
         return cls(
             schedule,
-            clock_of(zone),
+            clock,
             windows,
             turns,
-            History.of(changes, turns, windows, zone, pin),
+            History.of(steps, turns, windows, clock.zone, pin),
             overrides,
             schedule.members,
             len(set(schedule.members)) > 1,
@@ -70,6 +71,44 @@ class Plan:
         wall = self.clock.latest_wall(instant)
         offset = self.history.offset_at(instant if history_at is None else history_at)
         return (self.turns.pinned(wall, self.windows) + offset) % len(self.members)
+
+
+def shape(schedule: Schedule) -> tuple[ZoneClock, WindowPattern, Turns]:
+    """The clock, windows and turns of a schedule version (shared between versions)."""
+    rotation = schedule.rotation
+    # The key holds only values whose hash and equality are C code (a kind's
+    # value, not the enum; the rotation's fields, not the attrs class): this runs
+    # once per version when a team is compiled.
+    return _shape(
+        schedule.days,
+        schedule.start,
+        schedule.end,
+        schedule.overnight,
+        schedule.timezone,
+        rotation.kind.value,
+        rotation.every,
+        rotation.start,
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _shape(
+    days: frozenset[Weekday],
+    start: time,
+    end: time,
+    overnight: bool,
+    timezone: str,
+    kind: str,
+    every: int,
+    anchor: datetime | None,
+) -> tuple[ZoneClock, WindowPattern, Turns]:
+    # Everything of a plan that follows from its definition alone, shared by every
+    # version (and team) with the same windows, zone and rotation: most versions
+    # of a schedule change only its members, and compiling a team of many
+    # versions is mostly this, once per version, in order (see _versions).
+    zone = zone_named(timezone)
+    windows = WindowPattern.of_times(days, start, end, overnight)
+    return clock_of(zone), windows, Turns.of(RotationKind(kind), every, anchor, windows, zone)
 
 
 @attrs.frozen(eq=False)

@@ -36,13 +36,13 @@ rule in ``_time``; ``docs/core.md`` shows them with examples):
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import attrs
 
-from ._model import RotationChange, RotationKind, Schedule
+from ._model import RotationKind, Schedule
 from ._time import (
     DAY,
     HOUR,
@@ -69,19 +69,26 @@ class Turns:
     step: int  # periodic: wall microseconds between handoffs
 
     @classmethod
-    def of(cls, schedule: Schedule, windows: WindowPattern, zone: ZoneInfo) -> Turns:
-        """The turn arithmetic of a schedule."""
-        rotation = schedule.rotation
-        if rotation.start is None:
-            return cls(rotation.kind, 0, 0)
-        anchor = instant_us(rotation.start)
-        if rotation.kind is RotationKind.PER_SHIFT:
+    def of(
+        cls,
+        kind: RotationKind,
+        every: int,
+        start: datetime | None,
+        windows: WindowPattern,
+        zone: ZoneInfo,
+    ) -> Turns:
+        """The turn arithmetic of a schedule's rotation (its kind, every and start),
+        over its windows in its zone."""
+        if start is None:
+            return cls(kind, 0, 0)
+        anchor = instant_us(start)
+        if kind is RotationKind.PER_SHIFT:
             first_day = _first_window_day(windows, anchor, zone)
-            return cls(rotation.kind, windows.count_before(first_day), 0)
+            return cls(kind, windows.count_before(first_day), 0)
         # Periodic: the anchor's local reading is the handoff time (see the module
         # docstring for an anchor inside a repeated hour).
         anchor_wall = shown_wall(anchor, zone)
-        return cls(rotation.kind, anchor_wall, _STEP[rotation.kind] * rotation.every)
+        return cls(kind, anchor_wall, _STEP[kind] * every)
 
     def in_window(self, wall: int, day: int, windows: WindowPattern) -> int:
         """The turn during the window that starts on ``day`` and contains ``wall``."""
@@ -118,21 +125,22 @@ class History:
     @classmethod
     def of(
         cls,
-        changes: Iterable[RotationChange],
+        steps: Sequence[tuple[int, int | None]],
         turns: Turns,
         windows: WindowPattern,
         zone: ZoneInfo,
         pin: tuple[int, int] | None = None,
     ) -> History:
-        """Fold one schedule version's changes (in the order they were appended).
+        """Fold one schedule version's changes, given as (effective instant, position)
+        in effective order (ties in the order they were appended).
 
         ``pin`` (instant, position), when given, comes first: a "set position"
         at the instant the version takes effect (see ``_versions``).
         """
-        ordered = sorted(changes, key=lambda change: change.effective)  # stable: append order
-        steps = [(instant_us(change.effective), change.position) for change in ordered]
         if pin is not None:
-            steps.insert(0, pin)
+            steps = [pin, *steps]
+        if not steps:
+            return _NO_HISTORY
         effective: list[int] = []
         offsets: list[int] = []
         offset = 0
@@ -154,6 +162,9 @@ class History:
         """The first effective instant strictly after ``instant``, if any."""
         index = bisect_right(self.effective, instant)
         return self.effective[index] if index < len(self.effective) else None
+
+
+_NO_HISTORY = History((), ())
 
 
 def _first_window_day(windows: WindowPattern, instant: int, zone: ZoneInfo) -> int:

@@ -39,13 +39,17 @@ from __future__ import annotations
 import functools
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from operator import itemgetter
+from typing import NamedTuple
 
 import attrs
 
-from ._model import Deletion, RotationChange, Schedule, TeamState, Version, version_name
+from ._model import Deletion, Schedule, TeamState, Version
 from ._overrides import OverrideMap
-from ._plan import Lineup, Plan
-from ._time import EARLIEST, LATEST, instant_us
+from ._plan import Lineup, Plan, shape
+from ._rotation import Turns
+from ._time import EARLIEST, LATEST, ZoneClock, instant_us
+from ._windows import WindowPattern
 
 
 @attrs.frozen(eq=False)
@@ -61,47 +65,105 @@ class Span:
 class Chain:
     """One schedule's versions in effective order, each compiled into a span.
 
-    A version's plan needs the plan before it (the handover), so the spans are
-    compiled in order, once, when the team is compiled.
+    A version's plan needs the one before it (the handover), so the chain is
+    walked in order, once, when the team is compiled; but the walk keeps only
+    what the next handover needs (the turn arithmetic, shared between versions,
+    and the rotation offset the version ends with), and a span's :class:`Plan`
+    is built when the span is first asked for.  A team whose schedules had many
+    versions builds the plans of the few it answers from.
     """
 
     def __init__(
         self,
         entries: Sequence[tuple[int, Schedule | Deletion, int]],
-        changes: Sequence[RotationChange],
+        changes: Sequence[tuple[int, int | None]],
         overrides: OverrideMap,
     ) -> None:
         """``entries``: (start instant, version, append index) in effective order;
-        ``changes``: the schedule's rotation changes in effective order (stable)."""
+        ``changes``: the schedule's rotation changes as (effective instant,
+        position), in effective order (ties in append order)."""
         self.starts = tuple(start for start, _, _ in entries)
-        moments = [instant_us(change.effective) for change in changes]
-        spans: list[Span] = []
+        self._overrides = overrides
+        moments = [instant for instant, _ in changes]
+        # Per entry: what building its span takes (version None: a deletion).
+        self._parts: list[_Part] = []
+        self._spans: dict[int, Span] = {}  # built on first use
+        previous: _Part | None = None  # the live version before, if any
         for index, (start, version, appended) in enumerate(entries):
             end = self.starts[index + 1] if index + 1 < len(entries) else LATEST
-            previous = spans[-1] if spans else None
             if isinstance(version, Deletion):
-                spans.append(Span(start, end, None, appended))
+                self._parts.append(_Part(start, end, None, (), None, appended))
+                previous = None
                 continue
             pin, rank = None, appended
-            if previous is not None and previous.plan is not None:
-                pin, rank = (start, _handover(previous.plan, version, start)), previous.rank
+            if previous is not None:
+                # Folded only here: the last version's end is never read.
+                ending = _Ending.of(previous)
+                pin, rank = (start, ending.handover(version, start)), previous.rank
             own = changes[bisect_left(moments, start) : bisect_left(moments, end)]
-            spans.append(Span(start, end, Plan.of(version, own, overrides, pin), rank))
-        self._spans = tuple(spans)
+            previous = _Part(start, end, version, own, pin, rank)
+            self._parts.append(previous)
 
     def span_at(self, instant: int) -> Span | None:
         """The span in force at ``instant`` (None: before the first version)."""
         index = bisect_right(self.starts, instant) - 1
-        return self._spans[index] if index >= 0 else None
+        if index < 0:
+            return None
+        span = self._spans.get(index)
+        if span is None:
+            part = self._parts[index]
+            plan = None
+            if part.version is not None:
+                plan = Plan.of(part.version, part.changes, self._overrides, part.pin)
+            # setdefault: threads that built the same span at once all keep the
+            # first one, since answers compare plans by identity (next_candidate).
+            span = self._spans.setdefault(index, Span(part.start, part.end, plan, part.rank))
+        return span
 
 
-def _handover(old: Plan, new: Schedule, instant: int) -> int:
-    """The position in ``new``'s members of the turn in progress at ``instant``."""
-    place = old.place_at(instant, history_at=instant - 1)  # changes at E are the new one's
-    member = old.members[place]
-    if place < len(new.members) and new.members[place] == member:
-        return place
-    return new.members.index(member) if member in new.members else 0
+class _Part(NamedTuple):
+    """What one span of a chain is built from."""
+
+    start: int
+    end: int
+    version: Schedule | None  # None: a deletion
+    changes: Sequence[tuple[int, int | None]]
+    pin: tuple[int, int] | None
+    rank: int
+
+
+class _Ending(NamedTuple):
+    """A live version as its span ends: what the handover to the next one reads."""
+
+    clock: ZoneClock
+    windows: WindowPattern
+    turns: Turns
+    members: tuple[str, ...]
+    offset: int  # the rotation offset after the version's pin and changes
+
+    @classmethod
+    def of(cls, part: _Part) -> _Ending:
+        """The same fold as :meth:`History.of`, keeping only its last offset."""
+        assert part.version is not None  # a live version
+        clock, windows, turns = shape(part.version)
+        offset = 0
+        pin, changes = part.pin, part.changes
+        for instant, position in (pin, *changes) if pin is not None else changes:
+            if position is None:
+                offset += 1
+            else:
+                offset = position - turns.pinned(clock.latest_wall(instant), windows)
+        return cls(clock, windows, turns, part.version.members, offset)
+
+    def handover(self, new: Schedule, instant: int) -> int:
+        """The position in ``new``'s members of the turn in progress at ``instant``
+        (the next version's start: every change of this one is before it)."""
+        wall = self.clock.latest_wall(instant)
+        place = (self.turns.pinned(wall, self.windows) + self.offset) % len(self.members)
+        member = self.members[place]
+        if place < len(new.members) and new.members[place] == member:
+            return place
+        return new.members.index(member) if member in new.members else 0
 
 
 class CompiledTeam:
@@ -129,7 +191,7 @@ class CompiledTeam:
         index = bisect_right(self.bounds, instant)
         lineup = self._lineups.get(index)
         if lineup is None:
-            lineup = self._lineups[index] = self._lineup(index)
+            lineup = self._lineups.setdefault(index, self._lineup(index))  # as for spans
         return lineup, self.bounds[index] if index < len(self.bounds) else None
 
     def _lineup(self, index: int) -> Lineup:
@@ -160,14 +222,20 @@ def compile_team(state: TeamState) -> CompiledTeam:
     versions: list[Version] = [*state.schedules, *state.deletions]
     for appended, version in enumerate(versions):
         start = EARLIEST if version.effective is None else instant_us(version.effective)
-        entries.setdefault(version_name(version), []).append((start, version, appended))
-    changes: dict[str, list[RotationChange]] = {}
-    for change in sorted(state.changes, key=lambda change: change.effective):  # stable
-        changes.setdefault(change.schedule, []).append(change)
+        name = version.name if isinstance(version, Schedule) else version.schedule
+        entries.setdefault(name, []).append((start, version, appended))
+    # Each change's instant once, sorted by instant then append order (stable).
+    timed = sorted(
+        ((instant_us(change.effective), appended, change))
+        for appended, change in enumerate(state.changes)
+    )
+    changes: dict[str, list[tuple[int, int | None]]] = {}
+    for instant, _, change in timed:
+        changes.setdefault(change.schedule, []).append((instant, change.position))
     chains = {}
     for name, found in entries.items():
-        found.sort(key=lambda entry: entry[0])  # stable; the model refuses equal instants
-        limited = OverrideMap.of([o for o in state.overrides if o.schedule in (None, name)])
+        found.sort(key=itemgetter(0))  # stable; the model refuses equal instants
+        limited = OverrideMap.of(state.overrides, name)  # flattened when first asked
         chains[name] = Chain(found, changes.get(name, []), limited)
-    team_wide = OverrideMap.of([o for o in state.overrides if o.schedule is None])
+    team_wide = OverrideMap.of(state.overrides)
     return CompiledTeam(chains, team_wide)

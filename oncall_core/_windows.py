@@ -38,6 +38,13 @@ class WindowPattern:
         return _pattern(schedule.days, schedule.start, schedule.end, schedule.overnight)
 
     @classmethod
+    def of_times(
+        cls, days: frozenset[int], start: time, end: time, overnight: bool
+    ) -> WindowPattern:
+        """The window pattern of a schedule's days, start, end and overnight."""
+        return _pattern(days, start, end, overnight)
+
+    @classmethod
     def _build(
         cls, days: frozenset[int], start_time: time, end_time: time, overnight: bool
     ) -> WindowPattern:

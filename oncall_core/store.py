@@ -60,6 +60,7 @@ from ._errors import (
     team_not_found,
 )
 from ._model import Deletion, Override, RotationChange, Schedule, TeamState
+from ._stored import trusted_team_state
 
 __all__ = [
     "CLOCK_DRIFT",
@@ -85,6 +86,7 @@ __all__ = [
     "rotation_entries",
     "schedule_not_found",
     "team_not_found",
+    "trusted_team_state",
     "version_entries",
 ]
 

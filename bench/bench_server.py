@@ -5,6 +5,7 @@ Run from the repository root (wrk is the Debian package: ``apt-get install wrk``
     .venv/bin/python bench/bench_server.py                            # about 5 minutes
     .venv/bin/python bench/bench_server.py --rounds 1 --duration 5    # a quick look
     .venv/bin/python bench/bench_server.py --workers 2                # two processes each
+    .venv/bin/python bench/bench_server.py --cost                     # issue 12's cost
 
 Five servers are started once on 127.0.0.1: the ceiling (``bench/hello_app.py``,
 hello-world Starlette served as ours is, no access log) and ``python -m
@@ -23,6 +24,10 @@ the server, of PostgreSQL's processes and of wrk (which shares the cores), with
 issue 13's targets: at least 85% of the ceiling in memory mode and on PostgreSQL
 with the cache, 35% without it, p99 at most 10 ms and no request over 100 ms
 (``--duration 60`` for the issue's 60-second runs).
+
+``--cost`` measures issue 12's cost instead: the server CPU per request of three
+memory-mode servers at level warning (metrics off and no key; metrics on;
+metrics on and a read key required), in interleaved rounds, and the ratios.
 
 It is black-box: only the processes, their environment and HTTP.  Where the CPU
 of one request goes is bench/bench_request.py's question.  docs/performance.md
@@ -357,6 +362,36 @@ def load_rounds(
     return runs
 
 
+COST_CONFIGURATIONS = {  # issue 12's cost: memory mode, level warning, as users run it
+    "metrics off, no key": {"ONCALL_SERVER__METRICS": "false"},
+    "metrics on": {},
+    "metrics on, read key required": KEYED,
+}
+
+
+def cost(stack: ExitStack, workdir: Path, script: Path, rounds: int, seconds: int) -> None:
+    """Issue 12's cost under load: the server CPU per ``GET /schedule`` of ours in
+    memory mode at level warning with metrics off and no key, with metrics on, and
+    with metrics on and a read key required, in interleaved rounds; the medians and
+    their ratios to the first."""
+    quiet = {"ONCALL_USE_DATABASE": "false", "ONCALL_LOGGING__LEVEL": "warning"}
+    servers = [
+        start_server(stack, workdir, name, quiet | env, None)
+        for name, env in COST_CONFIGURATIONS.items()
+    ]
+    for server in servers:
+        for body in SCHEDULES:
+            request("POST", f"{server.base}/schedule", body, WRITE_SECRET)
+    runs = load_rounds(servers, script, rounds, seconds, psutil.Process())
+    base = statistics.median(run.server_us for run in runs[servers[0].name])
+    rows = []
+    for server in servers:
+        used = statistics.median(run.server_us for run in runs[server.name])
+        rows.append([server.name, f"{used:.1f}", f"{used / base:.3f}"])
+    print()
+    print_table(["configuration", "server CPU us/req (median)", "ratio to the first"], rows)
+
+
 def report(servers: Sequence[Server], runs: dict[str, list[Run]]) -> None:
     ceiling = runs[servers[0].name]
     rows = []
@@ -419,6 +454,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved rounds")
     parser.add_argument("--duration", type=int, default=DURATION, help="seconds per wrk run")
     parser.add_argument("--workers", type=int, default=1, help="processes per server")
+    parser.add_argument(
+        "--cost", action="store_true", help="only issue 12's cost of metrics and a read key"
+    )
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
@@ -443,13 +481,15 @@ def main() -> None:
         postmaster = psutil.Process(
             int((workdir / "pgdata" / "postmaster.pid").read_text().split()[0])
         )
-        servers = start_servers(stack, workdir, url, arguments.workers)
-        used = check_answers(servers)
-        print(f"Team {TEAM!r}: {len(SCHEDULES)} schedules; answers over the paths: {dict(used)}")
         script = workdir / "paths.lua"
         paths = ", ".join(f'"{path}"' for path in PATHS)
         script.write_text(LUA.format(paths=paths, secret=READ_SECRET))
-
+        if arguments.cost:
+            cost(stack, workdir, script, arguments.rounds, arguments.duration)
+            return
+        servers = start_servers(stack, workdir, url, arguments.workers)
+        used = check_answers(servers)
+        print(f"Team {TEAM!r}: {len(SCHEDULES)} schedules; answers over the paths: {dict(used)}")
         runs = load_rounds(servers, script, arguments.rounds, arguments.duration, postmaster)
         report(servers, runs)
         print(f"Load average at the end: {os.getloadavg()[0]:.2f}")

@@ -39,8 +39,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message
+from starlette.types import Scope as ASGIScope
 
 from oncall_core import ValidationError, clean_text
+from oncall_pg import KeyRecord
 
 from . import _audit, _calendar, _metrics, _overrides, _routes, _schedules, _views
 from ._body import read_body
@@ -141,38 +143,58 @@ def _guard(endpoint: Endpoint, requirement: Requirement) -> Endpoint:
     # Runs on every request, so it reads the scope's state dict (what request.state
     # wraps) and decides from the requirement's fields read once, here.
     needed, where = requirement.scope, requirement.team
-    open_to_reads = needed is Scope.READ
 
     async def guarded(request: Request) -> Response:
         state: dict[str, Any] = request.scope.get("state") or {}  # a ring comes with one
         ring: KeyRing | None = state.get("keys")
         if ring is None or ring.open:
             return await endpoint(request)  # type: ignore[no-any-return]
-        key = ring.find_presented(request.scope)
         if needed is None:
+            key = ring.find_presented(request.scope)
             state["api_key"] = key  # for an open route that looks at it (/metrics)
             response: Response = await endpoint(request)
             return response if key is not None else _without_details(response)
+        key = checked_key(ring, request.scope, needed)
         if key is None:
-            if bearer_secret(request.scope) is not None:
-                raise Unauthorized("invalid API key")
-            if open_to_reads and not ring.read_requires_key:
-                return await endpoint(request)  # type: ignore[no-any-return]
-            raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
+            return await endpoint(request)  # type: ignore[no-any-return]
         state["key_name"] = key.name
-        if (_SCOPES.get(key.scope) or Scope[key.scope.upper()]) < needed:
-            raise Forbidden(f"this key's scope ({key.scope}) does not allow this")
         if key.teams:
             team, request = await _team(request, where)
-            if team is None:
-                raise Forbidden("this key is limited to some teams; this route spans all")
-            if team not in key.teams:
-                raise Forbidden(f"this key may not use team {team!r}")
+            check_team(key, team)
         return await endpoint(request)  # type: ignore[no-any-return]
 
     guarded.__name__ = guarded.__qualname__ = getattr(endpoint, "__name__", "endpoint")
     guarded.__doc__ = endpoint.__doc__
     return guarded
+
+
+def checked_key(ring: KeyRing, scope: ASGIScope, needed: Scope) -> KeyRecord | None:
+    """The active key a request presents, if its scope allows ``needed``; None when
+    it presents none and may go without (a read, unless reads need a key).  Raises
+    :class:`Unauthorized` (no key where one is needed, or one that is not active)
+    and :class:`Forbidden` (too small a scope): rules 2 and 3 of the module
+    docstring, for the guard and for the fast path of ``GET /schedule``."""
+    key = ring.find_presented(scope)
+    if key is None:
+        if bearer_secret(scope) is not None:
+            raise Unauthorized("invalid API key")
+        if needed is Scope.READ and not ring.read_requires_key:
+            return None
+        raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
+    if (_SCOPES.get(key.scope) or Scope[key.scope.upper()]) < needed:
+        raise Forbidden(f"this key's scope ({key.scope}) does not allow this")
+    return key
+
+
+def check_team(key: KeyRecord, team: str | None) -> None:
+    """Raise :class:`Forbidden` unless ``key`` may use ``team`` (None: a route that
+    spans every team): rule 4 of the module docstring."""
+    if not key.teams:
+        return
+    if team is None:
+        raise Forbidden("this key is limited to some teams; this route spans all")
+    if team not in key.teams:
+        raise Forbidden(f"this key may not use team {team!r}")
 
 
 async def _team(request: Request, where: TeamFrom) -> tuple[str | None, Request]:

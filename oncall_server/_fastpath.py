@@ -10,8 +10,8 @@ answers one case itself:
     GET /schedule?team=T&time=X, with a team and an instant the handler would
     accept, from a caller the route guard would let read that team.
 
-A request with a missing or invalid parameter, or a key the guard would refuse
-or question, goes on to the app, whose guard and handler answer it as they
+A request with a missing or invalid parameter, or one the guard would refuse,
+goes on to the app, whose guard and handler answer it as they
 answer every request.  Once the store has been asked, this layer answers
 itself, so that the store is asked once: the answer, the handler's 404 for an
 unknown team or nobody on call, or a store's error mapped by the app's own
@@ -21,7 +21,8 @@ compares the two on drawn requests, and their metrics).
 
 It reads the query as Starlette reads it (:func:`first_values`), cleans the team
 and parses the instant with the handler's functions (remembering the last few
-hundred of each, since callers repeat them), asks the route guard's key ring,
+hundred of each, since callers repeat them), decides by the route guard's own
+rules (:func:`~oncall_server._auth.checked_key`, :func:`~oncall_server._auth.check_team`),
 and takes the body from the app's :class:`~oncall_server._answers.AnswerMemo`.
 """
 
@@ -39,7 +40,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from oncall_core import OncallError, Store, clean_text, parse_instant
 
 from ._answers import AnswerMemo
-from ._errors import domain_error, error_response
+from ._auth import Scope as Permission
+from ._auth import check_team, checked_key
+from ._errors import Forbidden, Unauthorized, domain_error, error_response
 from ._keys import KeyRing
 from ._routes import NOT_ON_CALL
 
@@ -154,15 +157,14 @@ class FastSchedule:
 
 
 def _may_read(ring: KeyRing | None, scope: Scope, team: str) -> bool:
-    """Whether the route guard lets this request read ``team`` (False: it may not,
-    or the guard is to say why not)."""
+    """Whether the route guard lets this request read ``team``, by the guard's own
+    rules (False: it may not, and the guard is to say why)."""
     if ring is None or ring.open:
         return True
-    key = ring.find_presented(scope)
-    if key is None:
-        # No key (fine unless reads need one), or a key that is not valid (a 401):
-        # with any Authorization header, the guard decides.
-        return not ring.read_requires_key and all(
-            name != b"authorization" for name, _ in scope["headers"]
-        )
-    return not key.teams or team in key.teams
+    try:
+        key = checked_key(ring, scope, Permission.READ)
+        if key is not None:
+            check_team(key, team)
+    except (Unauthorized, Forbidden):
+        return False
+    return True

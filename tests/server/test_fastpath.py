@@ -6,7 +6,7 @@ two apps on one store, one with the fast path and one without, give the same sta
 headers and body, and count the same requests in their metrics.
 
 White-box on purpose: ``first_values`` is compared with Starlette's own reading of
-a query string."""
+a query string, and a test counts what ``FastSchedule`` answers itself."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
+from unittest import mock
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -34,7 +36,7 @@ from oncall_core import (
     Weekday,
 )
 from oncall_server import ApiKeyConfig, Config, ServerConfig, create_app
-from oncall_server._fastpath import first_values
+from oncall_server._fastpath import FastSchedule, first_values
 
 NOW = datetime(2025, 4, 28, 14, 30, tzinfo=UTC)
 SECRETS = {
@@ -251,3 +253,28 @@ def test_a_failing_store_is_answered_alike_and_asked_once() -> None:
         ]
         == 1
     )
+
+
+def test_the_plain_case_is_answered_by_the_fast_path_and_the_rest_by_the_router() -> None:
+    """Without this, the comparison above would pass with the fast path answering
+    nothing at all."""
+    answered: list[int] = []
+    original = FastSchedule._answer
+
+    async def counted(self: FastSchedule, *arguments: Any) -> None:
+        answered.append(1)
+        await original(self, *arguments)
+
+    with (
+        mock.patch.object(FastSchedule, "_answer", counted),
+        two_apps(CONFIGS["keys"]) as (fast, _),
+    ):
+        reader = {"Authorization": f"Bearer {SECRETS['reader']}"}
+        assert fast.get("/schedule?team=ops&time=now", headers=reader).status_code == 200
+        assert fast.get("/schedule?team=nobody&time=now").status_code == 404
+        assert len(answered) == 2  # both asked the store through the fast path
+        for refused in ("/schedule?team=ops&time=x", "/schedule?team=ops"):
+            assert fast.get(refused).status_code == 400
+        ops_only = {"Authorization": f"Bearer {SECRETS['ops']}"}
+        assert fast.get("/schedule?team=dev&time=now", headers=ops_only).status_code == 403
+        assert len(answered) == 2  # the router answered those

@@ -151,12 +151,9 @@ class CachedStore:
         return await asyncio.shield(loading)
 
     async def _load(self, team: str, now: float) -> TeamState | None:
+        # An unchanged team comes back as the same object (PostgresStore holds the
+        # states it loaded, by revision), so what is derived from it survives a reload.
         state = await self._store.load_team(team)
-        previous = self._entries.get(team)
-        if previous is not None and previous.state is not None and previous.state == state:
-            # Unchanged since the last load: hand out the same object, so that what
-            # is derived from it by identity (the answers of _answers) is kept.
-            state = previous.state
         # Still the team's current load: no write went through since it started
         # (a write forgets the load in flight, see _written).
         if self._loading.get(team) is asyncio.current_task():

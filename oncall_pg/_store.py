@@ -183,9 +183,10 @@ class PostgresStore:
         name: str | None = None,
         revise: bool = True,
     ) -> T:
-        # Every write first raises the team's revision (revise_team; a create's
-        # upsert_team does it itself, revise=False), which locks the team's row: see
-        # the comment above create_schedule.  A write's checkout is always checked
+        # Every write first raises the team's revision (revise_team), which locks the
+        # team's row: see the comment above create_schedule.  revise=False: the work
+        # does it itself (a create's upsert_team; an override write's revise_team,
+        # for the team's id).  A write's checkout is always checked
         # (see _checks): it is not retried.
         with RecentUseCheck.writing():
             async with domain_errors(team=team, name=name), self._pool.connection() as connection:
@@ -429,11 +430,12 @@ class PostgresStore:
 
         return await self._write(work, team=team, name=change.schedule)
 
-    # Writes of overrides read the team's id under the team's row lock (lock_team;
-    # _write took it with revise_team), then read the team's state and apply the
-    # core's rules (override_creation, override_removal) to it.  Under that lock no
-    # other write of the team can run, so what the rules read (whether the team has
-    # ever had a schedule of a name, and its overrides) is stable until the commit.
+    # Writes of overrides raise the team's revision themselves (revise_team, which
+    # gives them the team's id; revise=False), then read the team's state and apply
+    # the core's rules (override_creation, override_removal) to it.  Under the
+    # team's row lock no other write of the team can run, so what the rules read
+    # (whether the team has ever had a schedule of a name, and its overrides) is
+    # stable until the commit.
 
     async def add_override(
         self,
@@ -462,7 +464,7 @@ class PostgresStore:
         """
 
         async def work(connection: Connection) -> tuple[Override, ...]:
-            team_id = await _optional(connection, "lock_team", team=team)
+            team_id = await _optional(connection, "revise_team", team=team)
             state = await _load_team(connection, team) if team_id is not None else None
             adding = [override_creation(state, team, override, now) for override in overrides]
             if state is None:
@@ -486,7 +488,7 @@ class PostgresStore:
             await record(connection, override_entries(by, team, stored))
             return tuple(stored)
 
-        return await self._write(work, team=team)
+        return await self._write(work, team=team, revise=False)
 
     async def delete_override(
         self,
@@ -499,6 +501,7 @@ class PostgresStore:
         """See :meth:`oncall_core.Store.delete_override`: one transaction."""
 
         async def work(connection: Connection) -> Override | None:
+            team_id = await _optional(connection, "revise_team", team=team)
             if now is None:
                 removed = await _optional(connection, "delete_override", team=team, id=override_id)
                 if removed is None:
@@ -506,7 +509,6 @@ class PostgresStore:
                 before = from_json(removed, Override)
                 await record(connection, override_deletion_entries(by, team, before, None))
                 return None
-            team_id = await _optional(connection, "lock_team", team=team)
             state = await _load_team(connection, team) if team_id is not None else None
             ended = override_removal(state, team, override_id, now)
             assert state is not None  # override_removal found the override in it
@@ -523,7 +525,7 @@ class PostgresStore:
             await record(connection, override_deletion_entries(by, team, before, ended))
             return ended
 
-        return await self._write(work, team=team)
+        return await self._write(work, team=team, revise=False)
 
 
 async def record(connection: Connection, entries: Sequence[AuditEntry]) -> None:

@@ -98,11 +98,6 @@ FROM rotation_changes WHERE schedule_id = %(schedule_id)s;
 UPDATE teams SET revision = revision + 1 WHERE name = %(team)s
 RETURNING id;
 
--- lock_team --
--- A team's id by name, its row locked until the end of the transaction (a write has
--- locked it already with revise_team: this returns at once)
-SELECT id FROM teams WHERE name = %(team)s FOR NO KEY UPDATE;
-
 -- team_revision --
 -- A team's revision, to tell whether a state loaded with it is still current
 SELECT revision FROM teams WHERE name = %(team)s;

@@ -14,16 +14,8 @@ from typing import Any
 
 from oncall_core import AuditEntry
 from oncall_pg import PostgresStore
+from tests.server.test_keys import SHIFT
 from tests.server.test_process import STOP_GUARD, Server, run_cli
-
-SHIFT = {
-    "name": "primary",
-    "team": "ops",
-    "members": ["Ann", "Bob"],
-    "days": ["Mon", "Tue", "Wed", "Thu", "Fri"],
-    "start": "09:00",
-    "end": "17:00",
-}
 
 
 def request(

@@ -13,6 +13,18 @@ lookup is not constant time, but what it may leak is how much of the *hash* of
 the caller's guess matches a stored hash, which tells nothing about any key (the
 hash cannot be steered).  So this is what ``hmac.compare_digest`` would give.
 
+Hashing is still most of a key check's cost under load (a SHA-256 through OpenSSL,
+cold in the caches between requests), and a client sends the same header on every
+request.  So the ring also remembers the ``Authorization`` values it accepted, as
+sent, for the keys they presented (at most :data:`ACCEPTED_REMEMBERED`; only
+accepted ones, so guesses cost memory nothing): a remembered value is a dict
+lookup, no hash.  This keeps valid keys, as clients sent them, in the process's
+memory, which holds every request's headers anyway; never on disk, in a log or
+in the database.  Its timing reveals no more than the digests': a dict compares
+bytes only once their (per-process keyed) hashes are equal.  The remembered
+values are forgotten whenever the active keys change, so a revocation counts
+exactly when it did before.
+
 Where the keys come from: the configuration's ``server.api_keys`` always; and in
 PostgreSQL modes the ``api_keys`` table too, read again every
 :data:`REFRESH_INTERVAL` seconds by a task of the ring, so a key created or revoked
@@ -49,6 +61,8 @@ from ._config import Config
 
 log = logging.getLogger("oncall_server")
 
+ACCEPTED_REMEMBERED = 256
+"""The most ``Authorization`` values a ring remembers as accepted (then it starts over)."""
 REFRESH_INTERVAL = 1.0  # seconds between two reads of the api_keys table
 TOUCH_INTERVAL = 60.0  # seconds between two writes of the keys' last_used_at
 
@@ -80,22 +94,34 @@ def bearer_secret(scope: Scope) -> str | None:
 _SPACE = bytes(byte for byte in range(128) if chr(byte).isspace())
 
 
-def _presented(scope: Scope) -> bytes | None:
-    # The presented secret as hash_secret encodes it: the bytes that are hashed.
+def _authorization(scope: Scope) -> bytes | None:
+    # The first Authorization header's value, as sent.
     value: bytes
     for name, value in scope["headers"]:
         if name == b"authorization":
-            if value.isascii():
-                # The usual case, without a detour through str: the same rule on bytes.
-                scheme, _, raw = value.partition(b" ")
-                raw = raw.strip(_SPACE)
-                return raw if raw and scheme.lower() == b"bearer" else None
-            text_scheme, _, secret = value.decode("latin-1").partition(" ")
-            secret = secret.strip()
-            if not secret or text_scheme.lower() != "bearer":
-                return None
-            return secret.encode("utf-8", "surrogateescape")
+            return value
     return None
+
+
+def _presented(scope: Scope) -> bytes | None:
+    # The presented secret as hash_secret encodes it: the bytes that are hashed.
+    value = _authorization(scope)
+    return None if value is None else _bearer(value)
+
+
+def _bearer(value: bytes) -> bytes | None:
+    # The secret of an Authorization value, if it is a Bearer one, as hash_secret
+    # encodes it.
+    if value.isascii():
+        # The usual case, without a detour through str: the same rule on bytes.
+        scheme, _, raw = value.partition(b" ")
+        raw = raw.strip(_SPACE)
+        return raw if raw and scheme.lower() == b"bearer" else None
+    text_scheme, _, secret = value.decode("latin-1").partition(" ")
+    secret = secret.strip()
+    if not secret or text_scheme.lower() != "bearer":
+        return None
+    return secret.encode("utf-8", "surrogateescape")
 
 
 def configured_keys(config: Config) -> tuple[KeyRecord, ...]:
@@ -124,13 +150,12 @@ class KeyRing:
         self._stored = stored
         self._clock = clock
         self._by_digest = _by_digest(self._configured)
-        self._ever = bool(self._configured)
+        # Authorization values as sent -> the active key they presented (module docstring).
+        self._accepted: dict[bytes, KeyRecord] = {}
+        self.open = not self._configured
+        """Whether no key was ever configured or created: then every request is allowed.
+        (An attribute, not a property: every request reads it.)"""
         self._used: dict[str, datetime] = {}  # name -> last use not yet written
-
-    @property
-    def open(self) -> bool:
-        """Whether no key was ever configured or created: then every request is allowed."""
-        return not self._ever
 
     def find(self, secret: str) -> KeyRecord | None:
         """The active key whose secret this is, or None; notes that it was used."""
@@ -140,16 +165,33 @@ class KeyRing:
         """The active key a request presents (:func:`bearer_secret`), or None: none
         presented, or not an active key; notes that it was used.
 
-        What the route guard calls on every request: the secret is hashed from the
-        header's bytes, without building a str of it first.
+        What the route guard calls on every request: a header value accepted before
+        is a dict lookup; another is hashed from its bytes, without building a str.
         """
-        presented = _presented(scope)
-        if presented is None:
+        value: bytes
+        for name, value in scope["headers"]:
+            if name != b"authorization":
+                continue
+            key = self._accepted.get(value)
+            if key is None:
+                key = self._accept(value)
+                if key is None:
+                    return None
+            if self._stored is not None:
+                self._used[key.name] = self._clock()
+            return key
+        return None
+
+    def _accept(self, value: bytes) -> KeyRecord | None:
+        # The active key an Authorization value not seen before presents, remembered.
+        secret = _bearer(value)
+        if secret is None:
             return None
-        # _lookup, inlined: one call fewer on every request.
-        key = self._by_digest.get(hashlib.sha256(presented).digest())
-        if key is not None and self._stored is not None:
-            self._used[key.name] = self._clock()
+        key = self._by_digest.get(hashlib.sha256(secret).digest())
+        if key is not None:
+            if len(self._accepted) >= ACCEPTED_REMEMBERED:
+                self._accepted = {}  # a bound on what one key's many spellings can take
+            self._accepted[value] = key
         return key
 
     def _lookup(self, secret: bytes) -> KeyRecord | None:
@@ -171,8 +213,10 @@ class KeyRing:
         records = await self._stored.list()
         active = [key for key in records if key.revoked_at is None]
         # Replaced whole: lookups never see half a table.
-        self._by_digest = _by_digest([*self._configured, *active])
-        self._ever = bool(self._configured or records)
+        by_digest = _by_digest([*self._configured, *active])
+        if by_digest != self._by_digest:
+            self._by_digest, self._accepted = by_digest, {}  # a revoked key: forgotten here
+        self.open = not (self._configured or records)
 
     async def flush(self) -> None:
         """Write the noted uses of keys (``last_used_at``), in one statement."""

@@ -109,6 +109,7 @@ WHITE_BOX = {
     "tests/server/test_keys_auth.py": {"oncall_server._auth", "oncall_server._routes"},
     "tests/server/test_answers.py": {"oncall_server._answers"},
     "tests/server/test_fastpath.py": {"oncall_server._fastpath"},
+    "tests/server/test_key_ring.py": {"oncall_server._keys"},
     "tests/server/test_log_output.py": {"oncall_server._logging"},
     "tests/pg/test_postgres.py": {"oncall_pg._errors"},
     "bench/bench_pg.py": {"oncall_pg._queries"},

@@ -14,7 +14,10 @@ places:
 - every store call, in :class:`InstrumentedStore`, which wraps the store the way
   ``_cache.CachedStore`` does: duration by operation, and errors by operation and
   exception class.  It wraps the store *under* the cache, so store calls are calls
-  that reach the store, and the cache's hits are counted apart;
+  that reach the store, and the cache's hits are counted apart.  The in-memory
+  store's reads of teams (``load_team``, ``load_teams``: a dict lookup, what a
+  cache hit is) are not timed either: on every ``GET /schedule`` that timing cost
+  more than the lookup (issue 12's cost, docs/performance.md);
 - state read at scrape time (:meth:`Metrics.scrape`): the pool's connections in use,
   the cache's hits, misses and size, the teams and schedules in force (from
   ``list_teams``, at most :data:`TEAMS_COUNTED` teams), and whether the embedded
@@ -55,6 +58,7 @@ from oncall_core import (
     AuditEntry,
     Author,
     Deletion,
+    MemoryStore,
     Override,
     RotationChange,
     Schedule,
@@ -85,6 +89,8 @@ METRICS_SCOPE = "metrics"
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _BUCKET_NAMES = [*map(floatToGoString, _BUCKETS), "+Inf"]
 _FIRST = _BUCKETS[0]
+PENDING = 256
+"""The most observations of the hot paths held before they are counted (see :class:`Metrics`)."""
 
 
 def _bucket(seconds: float) -> int:
@@ -131,6 +137,13 @@ class Metrics:
     at scrape time: a request costs a few dictionary updates, not the locks of
     ``prometheus_client``'s own counters.  Everything runs on the server's one
     event loop, and no update awaits, so no lock is needed.
+
+    The two observations made on every ``GET /schedule`` (the request, and the
+    store's ``load_team``) are only noted, in a list, and counted :data:`PENDING` at
+    a time, and before every scrape, so a scrape always sees them all.  Why: under
+    load, counting one observation between two requests costs several times what
+    the same code costs in a loop, its code and data gone cold in the caches; a
+    batch is counted warm (issue 12's cost, docs/performance.md).
     """
 
     def __init__(self, *, requires_key: bool = False) -> None:
@@ -142,26 +155,50 @@ class Metrics:
         self._latency: dict[tuple[str, str], _Histogram] = {}
         self._store_latency: dict[str, _Histogram] = {}
         self._store_errors: dict[tuple[str, str], int] = {}
+        # Noted, not yet counted: (method, the route matched or None, status, seconds).
+        self._pending_requests: list[tuple[str, object, int, float]] = []
+        self.pending_load_team: list[float] = []
+        """The seconds of ``load_team`` calls that went well, not yet counted."""
         self._state = _ScrapeState(self)
         self.registry.register(self._state)
 
     def observe_request(self, scope: Scope, status: int, seconds: float) -> None:
         """Count one answered request, and how long it took (``RequestLog``'s hook)."""
-        method = scope["method"]
-        if method not in METHODS:
-            method = "other"
         # The router puts the route it matched (fully, or for another method: a 405)
         # in the scope; nothing is there when no route matched.
-        matched = scope.get("route")
+        pending = self._pending_requests
+        pending.append((scope["method"], scope.get("route"), status, seconds))
+        if len(pending) >= PENDING:
+            self.count_pending()
+
+    def count_pending(self) -> None:
+        """Count the observations noted and not yet counted."""
+        pending, self._pending_requests = self._pending_requests, []
+        last: tuple[str, object, int] | None = None
+        series: _Series | None = None
+        for method, matched, status, seconds in pending:
+            # Under load, most requests are of the series before them.
+            if last is None or method is not last[0] or matched is not last[1] or status != last[2]:
+                last = (method, matched, status)
+                series = self._series_of(method, matched, status)
+            assert series is not None
+            series.count += 1
+            latency = series.latency  # its observe(), inlined
+            latency.counts[0 if seconds <= _FIRST else bisect_left(_BUCKETS, seconds)] += 1
+            latency.sum += seconds
+        load_team, self.pending_load_team = self.pending_load_team, []
+        if load_team:
+            histogram = self.store_histogram("load_team")
+            for seconds in load_team:
+                histogram.observe(seconds)
+
+    def _series_of(self, method: str, matched: object, status: int) -> _Series:
+        # The series of a request's method, the route it matched (None: none), and status.
+        if method not in METHODS:
+            method = "other"
         route = UNMATCHED if matched is None else getattr(matched, "path", UNMATCHED)
         series = self._requests.get((method, route, status))
-        if series is None:
-            series = self._series(method, route, status)
-        # The histogram's observe, inlined: this runs on every request.
-        series.count += 1
-        latency = series.latency
-        latency.counts[0 if seconds <= _FIRST else bisect_left(_BUCKETS, seconds)] += 1
-        latency.sum += seconds
+        return series if series is not None else self._series(method, route, status)
 
     def _series(self, method: str, route: str, status: int) -> _Series:
         # A new (method, route, status): its count, sharing its (method, route) histogram.
@@ -187,6 +224,7 @@ class Metrics:
 
     def families(self) -> Iterator[Metric]:
         """The counted metrics (requests and store calls) as metric families."""
+        self.count_pending()
         requests = CounterMetricFamily(
             "oncall_http_requests",
             "HTTP requests answered, by method, route template and status.",
@@ -225,7 +263,8 @@ class Metrics:
         pool is reported too."""
         if isinstance(store, PostgresStore):
             self._state.postgres = store
-        return InstrumentedStore(store, self)
+        # The store as shipped: a subclass may read from elsewhere.
+        return InstrumentedStore(store, self, time_reads=type(store) is not MemoryStore)
 
     def watch(
         self,
@@ -336,11 +375,15 @@ class _ScrapeState(Collector):
 class InstrumentedStore:
     """A :class:`oncall_core.Store` that times every call of the store it wraps."""
 
-    def __init__(self, store: Store, metrics: Metrics) -> None:
-        """Wrap ``store``; its calls are counted in ``metrics``."""
+    def __init__(self, store: Store, metrics: Metrics, *, time_reads: bool = True) -> None:
+        """Wrap ``store``; its calls are counted in ``metrics``, but for its reads of
+        teams (``load_team``, ``load_teams``) unless ``time_reads``."""
         self._store = store
         self._metrics = metrics
-        self._load_team: _Histogram | None = None  # load_team's, once a call went well
+        if not time_reads:
+            # The store's own methods, not wrappers: not even a coroutine more.
+            self.load_team = store.load_team  # type: ignore[method-assign]
+            self.load_teams = store.load_teams  # type: ignore[method-assign]
 
     @property
     def wrapped(self) -> Store:
@@ -474,24 +517,21 @@ class InstrumentedStore:
 
     async def load_team(self, team: str) -> TeamState | None:
         """See :meth:`oncall_core.Store.load_team`."""
-        # The hot path (GET /schedule): _timed inlined, one coroutine fewer, and once
-        # a call went well, its histogram kept at hand rather than looked up each time.
+        # The hot path (GET /schedule): _timed inlined, one coroutine fewer, and a
+        # call that went well only noted (see Metrics).
         started = time.perf_counter()
-        error: str | None = None
         try:
-            return await self._store.load_team(team)
+            found = await self._store.load_team(team)
         except Exception as raised:
-            error = type(raised).__name__
+            self._metrics.observe_store_call(
+                "load_team", time.perf_counter() - started, type(raised).__name__
+            )
             raise
-        finally:
-            seconds = time.perf_counter() - started
-            latency = self._load_team
-            if error is None and latency is not None:  # its observe(), inlined
-                latency.counts[0 if seconds <= _FIRST else bisect_left(_BUCKETS, seconds)] += 1
-                latency.sum += seconds
-            else:
-                self._metrics.observe_store_call("load_team", seconds, error)
-                self._load_team = self._metrics.store_histogram("load_team")
+        pending = self._metrics.pending_load_team
+        pending.append(time.perf_counter() - started)
+        if len(pending) >= PENDING:
+            self._metrics.count_pending()
+        return found
 
     async def load_teams(self, teams: Sequence[str]) -> dict[str, TeamState]:
         """See :meth:`oncall_core.Store.load_teams`."""

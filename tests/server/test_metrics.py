@@ -82,15 +82,19 @@ def test_store_calls_and_their_errors_are_counted() -> None:
                  status="503") == 3  # fmt: skip
 
 
-def test_the_memory_store_counts_every_call_and_the_teams() -> None:
+def test_the_memory_store_counts_its_calls_but_its_team_reads_and_the_teams() -> None:
     with TestClient(create_app(Config(use_database=False))) as client:
         client.post("/schedule", json=WEEKDAY_SHIFT)
         for _ in range(4):
             client.get("/schedule", params={"team": "ops-team", "time": AT})
+        client.get("/oncall")
         samples = scrape(client)
-    assert value(samples, "oncall_store_call_duration_seconds_count", operation="load_team") == 4
     assert value(samples, "oncall_store_call_duration_seconds_count",
                  operation="create_schedule") == 1  # fmt: skip
+    # Its reads of teams are dict lookups, as a cache's hits: not timed.
+    operations = {value for _, labels in samples for name, value in labels if name == "operation"}
+    assert "create_schedule" in operations
+    assert not operations & {"load_team", "load_teams"}
     assert value(samples, "oncall_teams") == 1
     assert value(samples, "oncall_schedules") == 1
     # No cache, no pool, no embedded PostgreSQL: nothing said about them.
@@ -133,6 +137,39 @@ def test_postgresql_reports_its_pool_cache_and_store_calls(postgres_client: Test
     assert (value(samples, "oncall_teams"), value(samples, "oncall_schedules")) == (1, 1)
     # An external database: no embedded PostgreSQL to report on.
     assert ("oncall_embedded_postgres_up", ()) not in samples
+
+
+def test_every_request_and_store_call_is_counted_past_the_batch(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The hot paths' observations are counted in batches (oncall_server._metrics.PENDING,
+    # 256), and at each scrape: more than two batches and some.
+    monkeypatch.chdir(tmp_path)  # no stray config.yaml
+    config = load_config(
+        None, {"ONCALL_DATABASE__URL": database_url, "ONCALL_DATABASE__CACHE_TTL": "0"}
+    )
+    lookups = 2 * 256 + 7
+    with TestClient(create_app(config)) as client:
+        client.post("/schedule", json=WEEKDAY_SHIFT)
+        before = scrape(client)
+        for _ in range(lookups):
+            answer = client.get("/schedule", params={"team": "ops-team", "time": AT})
+            assert answer.status_code == 200
+        after = scrape(client)
+
+    def added(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    route = {"method": "GET", "route": "/schedule"}
+    assert added("oncall_http_requests_total", **route, status="200") == lookups
+    assert added("oncall_http_request_duration_seconds_bucket", **route, le="+Inf") == lookups
+    assert added("oncall_http_request_duration_seconds_sum", **route) > 0
+    load = {"operation": "load_team"}  # no cache: every lookup reached PostgreSQL
+    assert added("oncall_store_call_duration_seconds_count", **load) == lookups
+    assert added("oncall_store_call_duration_seconds_bucket", **load, le="+Inf") == lookups
+    # The scrape in between was counted too, once.
+    metrics = {"method": "GET", "route": "/metrics", "status": "200"}
+    assert added("oncall_http_requests_total", **metrics) == 1
 
 
 def test_each_app_has_its_own_registry() -> None:

@@ -25,9 +25,15 @@ issue 13's targets: at least 85% of the ceiling in memory mode and on PostgreSQL
 with the cache, 35% without it, p99 at most 10 ms and no request over 100 ms
 (``--duration 60`` for the issue's 60-second runs).
 
-``--cost`` measures issue 12's cost instead: the server CPU per request of three
+``--cost`` measures issue 12's cost instead: the server CPU per request of
 memory-mode servers at level warning (metrics off and no key; metrics on;
-metrics on and a read key required), in interleaved rounds, and the ratios.
+metrics on and a read key required; and the first again, for how far two
+identical servers differ), in interleaved rounds, and the ratios to the first;
+twice: saturated (wrk as fast as it can, as above), and paced at the same rate
+for all (each connection waits :data:`PACE_MS` after each answer: about half of
+what the servers can serve), where a slower server's extra CPU is its own only
+(saturated, the kernel's wake-ups of wrk, charged to the server, grow as the
+server slows).
 
 It is black-box: only the processes, their environment and HTTP.  Where the CPU
 of one request goes is bench/bench_request.py's question.  docs/performance.md
@@ -356,24 +362,30 @@ def load_rounds(
             runs[server.name].append(run)
             print(
                 f"round {number}: {server.name:38} {run.requests_per_s:7.0f} req/s  "
-                f"p50 {run.p50_ms:5.2f} ms  p99 {run.p99_ms:6.2f} ms",
+                f"p50 {run.p50_ms:5.2f} ms  p99 {run.p99_ms:6.2f} ms  "
+                f"server CPU {run.server_us:5.1f} us/req",
                 flush=True,
             )
     return runs
+
+
+PACE_MS = 2  # --cost's paced rounds: each connection's pause after an answer
+PACED = f"\ndelay = function() return {PACE_MS} end\n"  # wrk's hook, in ms
 
 
 COST_CONFIGURATIONS = {  # issue 12's cost: memory mode, level warning, as users run it
     "metrics off, no key": {"ONCALL_SERVER__METRICS": "false"},
     "metrics on": {},
     "metrics on, read key required": KEYED,
+    # The first again, last in each round: how far two identical servers differ.
+    "metrics off, no key, again": {"ONCALL_SERVER__METRICS": "false"},
 }
 
 
 def cost(stack: ExitStack, workdir: Path, script: Path, rounds: int, seconds: int) -> None:
     """Issue 12's cost under load: the server CPU per ``GET /schedule`` of ours in
-    memory mode at level warning with metrics off and no key, with metrics on, and
-    with metrics on and a read key required, in interleaved rounds; the medians and
-    their ratios to the first."""
+    memory mode at level warning in :data:`COST_CONFIGURATIONS`, in interleaved
+    rounds, saturated and then paced; the medians and their ratios to the first."""
     quiet = {"ONCALL_USE_DATABASE": "false", "ONCALL_LOGGING__LEVEL": "warning"}
     servers = [
         start_server(stack, workdir, name, quiet | env, None)
@@ -382,14 +394,25 @@ def cost(stack: ExitStack, workdir: Path, script: Path, rounds: int, seconds: in
     for server in servers:
         for body in SCHEDULES:
             request("POST", f"{server.base}/schedule", body, WRITE_SECRET)
-    runs = load_rounds(servers, script, rounds, seconds, psutil.Process())
-    base = statistics.median(run.server_us for run in runs[servers[0].name])
+    paced = workdir / "paced.lua"
+    paced.write_text(script.read_text() + PACED)
+    both = [
+        load_rounds(servers, each, rounds, seconds, psutil.Process()) for each in (script, paced)
+    ]
     rows = []
     for server in servers:
-        used = statistics.median(run.server_us for run in runs[server.name])
-        rows.append([server.name, f"{used:.1f}", f"{used / base:.3f}"])
+        row = [server.name]
+        for runs in both:
+            base = statistics.median(run.server_us for run in runs[servers[0].name])
+            used = statistics.median(run.server_us for run in runs[server.name])
+            rate = statistics.median(run.requests_per_s for run in runs[server.name])
+            row += [f"{rate:.0f}", f"{used:.1f}", f"{used / base:.3f}"]
+        rows.append(row)
     print()
-    print_table(["configuration", "server CPU us/req (median)", "ratio to the first"], rows)
+    header = ["configuration"]
+    for how in ("saturated", f"paced ({PACE_MS} ms)"):
+        header += [f"{how}: req/s", "server CPU us/req", "ratio to the first"]
+    print_table(header, rows)
 
 
 def report(servers: Sequence[Server], runs: dict[str, list[Run]]) -> None:

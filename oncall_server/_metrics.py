@@ -163,7 +163,8 @@ class Metrics:
         self.registry.register(self._state)
 
     def observe_request(self, scope: Scope, status: int, seconds: float) -> None:
-        """Count one answered request, and how long it took (``RequestLog``'s hook)."""
+        """Note one answered request, and how long it took, to be counted with the
+        next batch (``RequestLog``'s hook)."""
         # The router puts the route it matched (fully, or for another method: a 405)
         # in the scope; nothing is there when no route matched.
         pending = self._pending_requests

@@ -6,6 +6,8 @@ stream is compared with what the module's JSON formatter writes."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import os
 import pty
@@ -165,6 +167,59 @@ def test_an_access_line_written_straight_is_the_line_the_formatter_writes() -> N
         configure_logging("info")
         logging.root.addHandler(logging.NullHandler())
         assert _wrote_access_line(dict(fields)) is False
+    finally:
+        logging.root.handlers[:], level = saved
+        logging.root.setLevel(level)
+
+
+class _CountingStream(io.StringIO):
+    """A stream that counts its writes."""
+
+    writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+async def test_access_lines_are_written_once_a_loop_turn_in_the_order_of_events() -> None:
+    """White-box: the JSON handler (oncall_server._logging.JsonLines) writes the
+    access-log lines of one loop turn in one write, at the end of the turn, before any
+    other record, and when it is flushed (as logging.shutdown does at exit)."""
+    import logging
+
+    from oncall_server._logging import _wrote_access_line, configure_logging
+
+    def ids(stream: io.StringIO) -> list[str]:
+        return [
+            json.loads(line).get("request_id") or json.loads(line)["event"]
+            for line in stream.getvalue().splitlines()
+        ]
+
+    def access(request_id: str) -> None:
+        fields = {"method": "GET", "path": "/", "status": 200, "duration_ms": 0.1}
+        assert _wrote_access_line({**fields, "request_id": request_id})
+
+    saved = logging.root.handlers[:], logging.root.level
+    try:
+        configure_logging("info")
+        handler = logging.root.handlers[0]
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(stream := _CountingStream())
+        for number in range(5):
+            access(str(number))
+        assert stream.getvalue() == ""  # not before the end of this turn
+        await asyncio.sleep(0)
+        assert ids(stream) == ["0", "1", "2", "3", "4"]
+        assert stream.writes == 1
+        access("5")
+        logging.getLogger("oncall_server").warning("after five")  # the line goes first
+        assert ids(stream)[5:] == ["5", "after five"]
+        access("6")
+        handler.flush()
+        assert ids(stream)[7:] == ["6"]
+        await asyncio.sleep(0)  # the turn's scheduled write finds nothing left
+        assert ids(stream)[7:] == ["6"]
     finally:
         logging.root.handlers[:], level = saved
         logging.root.setLevel(level)

@@ -259,7 +259,7 @@ class RequestLog:
 
 
 # The handler configure_logging installed, when it writes JSON lines: an access-log
-# line is then written straight to its stream (see _wrote_access_line).
+# line is then handed to it already formatted (see _wrote_access_line).
 _json_handler: JsonLines | None = None
 _ACCESS_PREFIX = f', "level": "info", "logger": "{access_log.name}", "event": "request", '
 _access_prefix = _ACCESS_PREFIX  # and the pid, when configure_logging was asked for it

@@ -36,7 +36,7 @@ rule in ``_time``; ``docs/core.md`` shows them with examples):
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -141,17 +141,8 @@ class History:
             steps = [pin, *steps]
         if not steps:
             return _NO_HISTORY
-        effective: list[int] = []
-        offsets: list[int] = []
-        offset = 0
-        for instant, position in steps:
-            if position is None:
-                offset += 1
-            else:
-                offset = position - turns.pinned(latest_wall(instant, zone), windows)
-            effective.append(instant)
-            offsets.append(offset)
-        return cls(tuple(effective), tuple(offsets))
+        offsets = tuple(rotation_offsets(steps, turns, windows, zone))
+        return cls(tuple(instant for instant, _ in steps), offsets)
 
     def offset_at(self, instant: int) -> int:
         """The offset in force at an instant (changes effective at or before it)."""
@@ -165,6 +156,21 @@ class History:
 
 
 _NO_HISTORY = History((), ())
+
+
+def rotation_offsets(
+    steps: Iterable[tuple[int, int | None]], turns: Turns, windows: WindowPattern, zone: ZoneInfo
+) -> Iterator[int]:
+    """The rotation offset after each step (effective instant, position) in order: a
+    position of None advances by one turn, a position sets who holds the turn in
+    progress at the instant."""
+    offset = 0
+    for instant, position in steps:
+        if position is None:
+            offset += 1
+        else:
+            offset = position - turns.pinned(latest_wall(instant, zone), windows)
+        yield offset
 
 
 def _first_window_day(windows: WindowPattern, instant: int, zone: ZoneInfo) -> int:

@@ -38,16 +38,17 @@ from __future__ import annotations
 
 import functools
 from bisect import bisect_left, bisect_right
+from collections import deque
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import NamedTuple
 
 import attrs
 
-from ._model import Deletion, Schedule, TeamState, Version
+from ._model import Deletion, Schedule, TeamState, Version, version_name
 from ._overrides import OverrideMap
 from ._plan import Lineup, Plan, shape
-from ._rotation import Turns
+from ._rotation import Turns, rotation_offsets
 from ._time import EARLIEST, LATEST, ZoneClock, instant_us
 from ._windows import WindowPattern
 
@@ -143,16 +144,13 @@ class _Ending(NamedTuple):
 
     @classmethod
     def of(cls, part: _Part) -> _Ending:
-        """The same fold as :meth:`History.of`, keeping only its last offset."""
+        """The fold of :meth:`History.of`, keeping only its last offset."""
         assert part.version is not None  # a live version
         clock, windows, turns = shape(part.version)
-        offset = 0
         pin, changes = part.pin, part.changes
-        for instant, position in (pin, *changes) if pin is not None else changes:
-            if position is None:
-                offset += 1
-            else:
-                offset = position - turns.pinned(clock.latest_wall(instant), windows)
+        steps = (pin, *changes) if pin is not None else changes
+        last = deque(rotation_offsets(steps, turns, windows, clock.zone), maxlen=1)
+        offset = last[0] if last else 0
         return cls(clock, windows, turns, part.version.members, offset)
 
     def handover(self, new: Schedule, instant: int) -> int:
@@ -225,8 +223,7 @@ def compile_team(state: TeamState) -> CompiledTeam:
     versions: list[Version] = [*state.schedules, *state.deletions]
     for appended, version in enumerate(versions):
         start = EARLIEST if version.effective is None else instant_us(version.effective)
-        name = version.name if isinstance(version, Schedule) else version.schedule
-        entries.setdefault(name, []).append((start, version, appended))
+        entries.setdefault(version_name(version), []).append((start, version, appended))
     # Each change's instant once, sorted by instant then append order (stable).
     timed = sorted(
         ((instant_us(change.effective), appended, change))
